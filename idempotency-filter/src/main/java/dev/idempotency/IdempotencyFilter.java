@@ -271,7 +271,7 @@ public final class IdempotencyFilter implements Filter {
   }
 
   /** {@code hex(sha256(kind, scope, value))}: no caller text reaches the store. */
-  private static String storeKey(String kind, String scope, String value) {
+  static String storeKey(String kind, String scope, String value) {
     MessageDigest digest = Hashing.sha256();
     Hashing.update(digest, kind);
     Hashing.update(digest, scope);
