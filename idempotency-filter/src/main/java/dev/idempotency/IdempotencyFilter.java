@@ -444,7 +444,6 @@ public final class IdempotencyFilter implements Filter {
     private final long token;
     private final boolean keyed;
     private final CapturingResponse capture;
-    private final Instant started;
     private final ScheduledFuture<?> renewal;
     private volatile Instant lockExpires;
     private boolean failed;
@@ -455,7 +454,6 @@ public final class IdempotencyFilter implements Filter {
       this.token = token;
       this.keyed = keyed;
       this.capture = capture;
-      this.started = started;
       this.lockExpires = started.plus(config.lockTimeout());
       long period = Math.max(1, config.lockTimeout().toMillis() / 3);
       this.renewal = scheduler.scheduleAtFixedRate(this::renew, period, period,
@@ -492,14 +490,9 @@ public final class IdempotencyFilter implements Filter {
           release();
           return;
         }
-        Duration retention = keyed
-            ? config.retention()
-            : config.fingerprintWindow().minus(Duration.between(started, clock.instant()));
-        if (retention.isNegative() || retention.isZero()) {
-          release();
-          return;
-        }
-        complete(capture.snapshot(), retention);
+        // A keyless record lives one window past completion, not past arrival: a duplicate that
+        // arrived inside the window but reached the store late (a loaded server) still matches.
+        complete(capture.snapshot(), keyed ? config.retention() : config.fingerprintWindow());
       } finally {
         wakeLocalWaiters(key);
       }
