@@ -83,25 +83,4 @@ class RunnableJarIT {
           .noneSatisfy(line -> assertThat(line).startsWith("\tat "));
     }
   }
-
-  @Test
-  void unreachableRedisFailsStartWithOneLineNamingTheAddress() throws Exception {
-    int closedPort;
-    try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      closedPort = probe.getLocalPort();
-    }
-    String uri = "redis://127.0.0.1:" + closedPort;
-    try (RunningJar jar = RunningJar.start(
-        List.of("-Dport=0", "-Didempotency.fail-mode=closed"),
-        Map.of("IDEMPOTENCY_STORE", "redis", "IDEMPOTENCY_REDIS_URI", uri))) {
-      int exit = jar.awaitExit();
-
-      assertThat(exit).isEqualTo(1);
-      assertThat(jar.output())
-          .anySatisfy(line -> assertThat(line)
-              .startsWith("sample-webapp: cannot start: ")
-              .contains("127.0.0.1:" + closedPort))
-          .noneSatisfy(line -> assertThat(line).startsWith("\tat "));
-    }
-  }
 }
