@@ -313,9 +313,22 @@ public final class IdempotencyFilter implements Filter {
     Duration retention = keyed ? config.retention() : config.fingerprintWindow();
     boolean wait = config.inFlight() == InFlightMode.WAIT;
     Instant deadline = wait ? clock.instant().plus(config.waitTimeout()) : null;
+    Waiter[] waiter = {null};
+    try {
+      loop(request, response, chain, key, requestHash, keyed, retention, wait, deadline, waiter);
+    } finally {
+      // Leave no subscription behind for a key this JVM may never finish itself.
+      if (waiter[0] != null && !waiter[0].local().isDone()) {
+        localWaiters.remove(key, waiter[0].local());
+      }
+    }
+  }
+
+  private void loop(BufferedBodyRequest request, HttpServletResponse response, FilterChain chain,
+      String key, String requestHash, boolean keyed, Duration retention, boolean wait,
+      Instant deadline, Waiter[] waiter) throws IOException, ServletException {
     long pollMs = POLL_START_MS;
     while (true) {
-      Waiter waiter = wait ? watch(key) : null;
       Acquisition acquisition;
       long startNanos = System.nanoTime();
       try {
@@ -355,17 +368,24 @@ public final class IdempotencyFilter implements Filter {
                 + " is still being processed; retry later.", 1);
         return;
       }
+      if (waiter[0] == null || waiter[0].wake().isDone()) {
+        // Subscribe only once a wait is needed, then look again: a completion between the first
+        // look and the subscription is not missed.
+        waiter[0] = watch(key);
+        continue;
+      }
       long waitMs = Math.max(1, left.toMillis());
-      if (waiter.polling()) {
+      if (waiter[0].polling()) {
         waitMs = Math.min(waitMs, pollMs);
         pollMs = Math.min(POLL_MAX_MS, pollMs * 2);
       }
-      waiter.await(waitMs);
+      waiter[0].await(waitMs);
     }
   }
 
   /** Woken by this JVM's own completion of the key, or by the store's notification. */
-  private record Waiter(CompletableFuture<?> wake, boolean polling) {
+  private record Waiter(CompletableFuture<?> wake, CompletableFuture<Void> local,
+      boolean polling) {
     void await(long millis) {
       try {
         wake.get(millis, TimeUnit.MILLISECONDS);
@@ -386,8 +406,8 @@ public final class IdempotencyFilter implements Filter {
       remote = null;
     }
     return remote == null
-        ? new Waiter(local, true)
-        : new Waiter(CompletableFuture.anyOf(local, remote), false);
+        ? new Waiter(local, local, true)
+        : new Waiter(CompletableFuture.anyOf(local, remote), local, false);
   }
 
   private void wakeLocalWaiters(String key) {
