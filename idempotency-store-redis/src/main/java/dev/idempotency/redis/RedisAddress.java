@@ -1,0 +1,123 @@
+package dev.idempotency.redis;
+
+import io.lettuce.core.RedisURI;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * {@code idempotency.redis.uri} parsed: standalone ({@code redis://}, {@code rediss://}, with an
+ * optional {@code user:password@} and {@code /database}) or Redis Cluster ({@code
+ * redis-cluster://[user:password@]host:port,host:port}, {@code rediss-cluster://...}, or a comma
+ * list of {@code redis://} URIs or {@code host:port} seeds). Immutable and thread-safe.
+ */
+final class RedisAddress {
+
+  private final boolean cluster;
+  private final List<RedisURI> uris;
+
+  private RedisAddress(boolean cluster, List<RedisURI> uris) {
+    this.cluster = cluster;
+    this.uris = List.copyOf(uris);
+  }
+
+  static RedisAddress parse(String text) {
+    if (text == null || text.isBlank()) {
+      throw new IllegalArgumentException("idempotency.redis.uri must not be empty");
+    }
+    String value = text.trim();
+    try {
+      for (String scheme : List.of("redis-cluster://", "rediss-cluster://")) {
+        if (value.regionMatches(true, 0, scheme, 0, scheme.length())) {
+          return clusterOf(value.substring(scheme.length()), scheme.startsWith("rediss"));
+        }
+      }
+      if (value.contains(",")) {
+        List<RedisURI> seeds = new ArrayList<>();
+        for (String seed : value.split(",")) {
+          seeds.add(standalone(seed.trim()));
+        }
+        return new RedisAddress(true, seeds);
+      }
+      return new RedisAddress(false, List.of(standalone(value)));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "idempotency.redis.uri is not a Redis URI: " + redacted(value) + " (" + e.getMessage()
+              + ")", e);
+    }
+  }
+
+  private static RedisURI standalone(String value) {
+    if (value.isEmpty()) {
+      throw new IllegalArgumentException("empty host");
+    }
+    String uri = value.contains("://") ? value : "redis://" + value;
+    return RedisURI.create(uri);
+  }
+
+  private static RedisAddress clusterOf(String rest, boolean ssl) {
+    String userInfo = null;
+    int at = rest.lastIndexOf('@');
+    if (at >= 0) {
+      userInfo = rest.substring(0, at);
+      rest = rest.substring(at + 1);
+    }
+    int slash = rest.indexOf('/');
+    if (slash >= 0) {
+      rest = rest.substring(0, slash);
+    }
+    List<RedisURI> seeds = new ArrayList<>();
+    for (String hostPort : rest.split(",")) {
+      hostPort = hostPort.trim();
+      if (hostPort.isEmpty()) {
+        throw new IllegalArgumentException("empty seed");
+      }
+      URI parsed = URI.create("redis://" + hostPort);
+      if (parsed.getHost() == null) {
+        throw new IllegalArgumentException("bad seed " + hostPort);
+      }
+      RedisURI.Builder seed =
+          RedisURI.builder()
+              .withHost(parsed.getHost())
+              .withPort(parsed.getPort() > 0 ? parsed.getPort() : RedisURI.DEFAULT_REDIS_PORT)
+              .withSsl(ssl);
+      if (userInfo != null) {
+        int colon = userInfo.indexOf(':');
+        String user = colon < 0 ? "" : decode(userInfo.substring(0, colon));
+        String password = decode(colon < 0 ? userInfo : userInfo.substring(colon + 1));
+        if (user.isEmpty()) {
+          seed.withPassword(password.toCharArray());
+        } else {
+          seed.withAuthentication(user, password.toCharArray());
+        }
+      }
+      seeds.add(seed.build());
+    }
+    return new RedisAddress(true, seeds);
+  }
+
+  private static String decode(String text) {
+    return java.net.URLDecoder.decode(text, java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  boolean cluster() {
+    return cluster;
+  }
+
+  List<RedisURI> uris() {
+    return uris;
+  }
+
+  /** The addresses, for messages: {@code host:port,...}, never a password. */
+  @Override
+  public String toString() {
+    return (cluster ? "cluster " : "")
+        + uris.stream().map(u -> u.getHost() + ":" + u.getPort()).collect(Collectors.joining(","));
+  }
+
+  /** The URI text with any user info removed, for error messages. */
+  static String redacted(String text) {
+    return text.replaceAll("//[^@/]*@", "//***@");
+  }
+}

@@ -1,0 +1,508 @@
+package dev.idempotency.redis;
+
+import dev.idempotency.spi.Acquisition;
+import dev.idempotency.spi.IdempotencyStore;
+import dev.idempotency.spi.RecordInfo;
+import dev.idempotency.spi.StoreException;
+import dev.idempotency.spi.StoredResponse;
+import io.lettuce.core.AbstractRedisClient;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.KeyScanCursor;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisException;
+import io.lettuce.core.RedisNoScriptException;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScanArgs;
+import io.lettuce.core.ScanCursor;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisKeyCommands;
+import io.lettuce.core.api.sync.RedisScriptingCommands;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.codec.RedisCodec;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.pubsub.RedisPubSubAdapter;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * An {@link IdempotencyStore} on Redis — standalone or Cluster — through Lettuce.
+ *
+ * <p>Every operation is one Lua script ({@code acquire.lua}, {@code complete.lua}, ...) run with
+ * {@code EVALSHA} on one key, so it is atomic, costs one network round trip and touches one
+ * Cluster slot. A script missing from the server's cache ({@code NOSCRIPT}, after a restart or
+ * failover) is sent again with {@code EVAL}. Lock age and expiry are judged by the Redis server's
+ * clock ({@code TIME} inside the scripts), never the JVM's. A record is a hash holding the request
+ * hash, the fencing token, server timestamps and, once completed, the status, the headers as
+ * text and the body as raw bytes; Redis drops it itself when its TTL ({@code PEXPIRE}) runs out.
+ *
+ * <p>{@link #watch} is served by one pub/sub connection with a pattern subscription made at
+ * start-up: {@code complete}, {@code release} and {@code purge} publish to the key's channel, so a
+ * waiter in any JVM is woken as soon as the owner finishes. If the subscription drops, every
+ * waiter is woken when it is back, so none misses a notification sent in between.
+ *
+ * <p>Redis errors and timeouts (the {@linkplain Builder#commandTimeout command timeout} is short,
+ * 1 s by default) surface as {@link StoreException}; while Redis is unreachable commands fail at
+ * once instead of queueing, and the connection reconnects by itself (within about a second of
+ * Redis coming back).
+ *
+ * <p>Thread-safe: one instance serves all threads over one multiplexed connection.
+ */
+public final class RedisStore implements IdempotencyStore {
+
+  /** The default prefix of every key the store writes: {@code idem:}. */
+  public static final String DEFAULT_KEY_PREFIX = "idem:";
+
+  /** The default command timeout: 1 second. */
+  public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(1);
+
+  /** The default connect timeout: 2 seconds. */
+  public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
+
+  private static final String NAME = "redis";
+  private static final RedisCodec<String, byte[]> CODEC =
+      RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
+  private static final LuaScript ACQUIRE = LuaScript.load("acquire");
+  private static final LuaScript COMPLETE = LuaScript.load("complete");
+  private static final LuaScript RELEASE = LuaScript.load("release");
+  private static final LuaScript RENEW = LuaScript.load("renew");
+  private static final LuaScript INSPECT = LuaScript.load("inspect");
+  private static final LuaScript PURGE = LuaScript.load("purge");
+  private static final List<LuaScript> SCRIPTS =
+      List.of(ACQUIRE, COMPLETE, RELEASE, RENEW, INSPECT, PURGE);
+
+  private final String prefix;
+  private final String channelPrefix;
+  private final RedisAddress address;
+  private final ClientResources resources;
+  private final AbstractRedisClient client;
+  private final StatefulConnection<String, byte[]> connection;
+  private final RedisScriptingCommands<String, byte[]> scripting;
+  private final RedisKeyCommands<String, byte[]> keyCommands;
+  private final StatefulRedisPubSubConnection<String, String> pubSub;
+  private final ConcurrentHashMap<String, List<CompletableFuture<Void>>> watchers =
+      new ConcurrentHashMap<>();
+
+  private RedisStore(Builder builder) {
+    this.prefix = builder.keyPrefix;
+    this.channelPrefix = builder.keyPrefix + "done:";
+    this.address = builder.address;
+    this.resources =
+        ClientResources.builder()
+            .ioThreadPoolSize(2)
+            .computationThreadPoolSize(2)
+            // Back within about a second of Redis returning, not Lettuce's default of up to 30 s.
+            .reconnectDelay(
+                Delay.exponential(
+                    Duration.ofMillis(1), Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS))
+            .build();
+    SocketOptions socket =
+        SocketOptions.builder().connectTimeout(builder.connectTimeout).keepAlive(true).build();
+    TimeoutOptions timeouts = TimeoutOptions.enabled(builder.commandTimeout);
+    for (RedisURI uri : address.uris()) {
+      uri.setTimeout(builder.commandTimeout);
+    }
+    AbstractRedisClient created = null;
+    try {
+      if (address.cluster()) {
+        RedisClusterClient cluster = RedisClusterClient.create(resources, address.uris());
+        created = cluster;
+        cluster.setOptions(
+            ClusterClientOptions.builder()
+                .socketOptions(socket)
+                .timeoutOptions(timeouts)
+                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+                .topologyRefreshOptions(
+                    ClusterTopologyRefreshOptions.builder()
+                        .enableAllAdaptiveRefreshTriggers()
+                        .build())
+                .build());
+        StatefulRedisClusterConnection<String, byte[]> c = cluster.connect(CODEC);
+        this.connection = c;
+        this.scripting = c.sync();
+        this.keyCommands = c.sync();
+        this.pubSub = cluster.connectPubSub(StringCodec.UTF8);
+      } else {
+        RedisClient standalone = RedisClient.create(resources, address.uris().get(0));
+        created = standalone;
+        standalone.setOptions(
+            ClientOptions.builder()
+                .socketOptions(socket)
+                .timeoutOptions(timeouts)
+                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+                .build());
+        StatefulRedisConnection<String, byte[]> c = standalone.connect(CODEC);
+        this.connection = c;
+        this.scripting = c.sync();
+        this.keyCommands = c.sync();
+        this.pubSub = standalone.connectPubSub(StringCodec.UTF8);
+      }
+      this.client = created;
+      for (LuaScript script : SCRIPTS) {
+        scripting.scriptLoad(script.source);
+      }
+      pubSub.addListener(
+          new RedisPubSubAdapter<>() {
+            @Override
+            public void message(String pattern, String channel, String message) {
+              if (channel.startsWith(channelPrefix)) {
+                wake(channel.substring(channelPrefix.length()));
+              }
+            }
+
+            @Override
+            public void psubscribed(String pattern, long count) {
+              // Also called when Lettuce subscribes again after a reconnect: whatever completed
+              // while the subscription was down went unheard, so every waiter looks again.
+              wakeAll();
+            }
+          });
+      pubSub.sync().psubscribe(globEscaped(channelPrefix) + "*");
+    } catch (RuntimeException e) {
+      if (created != null) {
+        created.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      }
+      resources.shutdown(0, 2, TimeUnit.SECONDS);
+      throw new StoreException(
+          NAME, "cannot connect to Redis at " + address + ": " + rootMessage(e), e);
+    }
+  }
+
+  /** A builder for a store on the Redis at {@code uri} (see {@link Builder#build()}). */
+  public static Builder builder(String uri) {
+    return new Builder(uri);
+  }
+
+  @Override
+  public Acquisition acquire(
+      String key, String requestHash, Duration lockTimeout, Duration retention) {
+    long token = newToken();
+    List<Object> reply =
+        run(
+            ACQUIRE,
+            ScriptOutputType.MULTI,
+            key,
+            utf8(requestHash),
+            ascii(token),
+            ascii(lockTimeout.toMillis()),
+            ascii(retention.toMillis()));
+    long kind = (Long) reply.get(0);
+    if (kind == 0) {
+      return new Acquisition.Acquired(token, (Long) reply.get(1) == 1);
+    }
+    if (kind == 1) {
+      return new Acquisition.InFlight(Duration.ofMillis((Long) reply.get(1)));
+    }
+    if (kind == 2) {
+      return new Acquisition.Completed(
+          new StoredResponse(
+              ((Long) reply.get(1)).intValue(),
+              StoredResponse.parseHeaders(text(reply.get(2))),
+              bytes(reply.get(3))));
+    }
+    return Acquisition.MISMATCH;
+  }
+
+  @Override
+  public boolean complete(String key, long token, StoredResponse response, Duration retention) {
+    Long done =
+        run(
+            COMPLETE,
+            ScriptOutputType.INTEGER,
+            key,
+            ascii(token),
+            ascii(response.status()),
+            utf8(response.headersAsText()),
+            response.body(),
+            ascii(retention.toMillis()),
+            utf8(channelPrefix + key));
+    if (done == 1) {
+      wake(key);
+    }
+    return done == 1;
+  }
+
+  @Override
+  public boolean release(String key, long token) {
+    Long done =
+        run(RELEASE, ScriptOutputType.INTEGER, key, ascii(token), utf8(channelPrefix + key));
+    if (done == 1) {
+      wake(key);
+    }
+    return done == 1;
+  }
+
+  @Override
+  public boolean renew(String key, long token, Duration lockTimeout) {
+    Long done =
+        run(RENEW, ScriptOutputType.INTEGER, key, ascii(token), ascii(lockTimeout.toMillis()));
+    return done == 1;
+  }
+
+  @Override
+  public Optional<RecordInfo> inspect(String key) {
+    List<Object> reply = run(INSPECT, ScriptOutputType.MULTI, key);
+    if (reply.isEmpty()) {
+      return Optional.empty();
+    }
+    String hash = text(reply.get(1));
+    Duration age = Duration.ofMillis((Long) reply.get(2));
+    if ((Long) reply.get(0) == 1) {
+      return Optional.of(
+          new RecordInfo(
+              key,
+              RecordInfo.State.IN_FLIGHT,
+              hash,
+              age,
+              Duration.ofMillis((Long) reply.get(3)),
+              Duration.ofMillis((Long) reply.get(4)),
+              0,
+              0));
+    }
+    return Optional.of(
+        new RecordInfo(
+            key,
+            RecordInfo.State.COMPLETED,
+            hash,
+            age,
+            null,
+            Duration.ofMillis((Long) reply.get(3)),
+            ((Long) reply.get(4)).intValue(),
+            ((Long) reply.get(5)).intValue()));
+  }
+
+  @Override
+  public boolean purge(String key) {
+    Long done = run(PURGE, ScriptOutputType.INTEGER, key, utf8(channelPrefix + key));
+    if (done == 1) {
+      wake(key);
+    }
+    return done == 1;
+  }
+
+  /**
+   * Scans every key under the prefix (on Cluster, every master) and inspects each: for operators,
+   * not for the request path.
+   */
+  @Override
+  public List<RecordInfo> inFlightOlderThan(Duration olderThan, int limit) {
+    List<RecordInfo> found = new ArrayList<>();
+    ScanArgs args = ScanArgs.Builder.matches(globEscaped(prefix) + "*").limit(500);
+    try {
+      KeyScanCursor<String> cursor = keyCommands.scan(args);
+      while (true) {
+        for (String redisKey : cursor.getKeys()) {
+          inspect(redisKey.substring(prefix.length()))
+              .filter(info -> info.state() == RecordInfo.State.IN_FLIGHT)
+              .filter(info -> info.lockAge().compareTo(olderThan) >= 0)
+              .ifPresent(found::add);
+        }
+        if (cursor.isFinished()) {
+          break;
+        }
+        cursor = keyCommands.scan(cursor, args);
+      }
+    } catch (RedisException e) {
+      throw new StoreException(NAME, "scan on " + address + " failed: " + e.getMessage(), e);
+    }
+    found.sort(Comparator.comparing(RecordInfo::lockAge).reversed());
+    return found.size() > limit ? List.copyOf(found.subList(0, limit)) : found;
+  }
+
+  /**
+   * A future completed when {@code key} is next completed, released or purged by any store on
+   * this Redis. It costs no round trip: the pattern subscription is already active. A caller that
+   * stops waiting should cancel the future so the store forgets it.
+   */
+  @Override
+  public CompletableFuture<Void> watch(String key) {
+    CompletableFuture<Void> waiter = new CompletableFuture<>();
+    watchers.compute(
+        key,
+        (k, list) -> {
+          List<CompletableFuture<Void>> next = list == null ? new ArrayList<>(1) : list;
+          next.add(waiter);
+          return next;
+        });
+    waiter.whenComplete(
+        (ignored, error) ->
+            watchers.computeIfPresent(
+                key,
+                (k, list) -> {
+                  list.remove(waiter);
+                  return list.isEmpty() ? null : list;
+                }));
+    return waiter;
+  }
+
+  private void wake(String key) {
+    List<CompletableFuture<Void>> woken = watchers.remove(key);
+    if (woken != null) {
+      woken.forEach(waiter -> waiter.complete(null));
+    }
+  }
+
+  private void wakeAll() {
+    for (String key : List.copyOf(watchers.keySet())) {
+      wake(key);
+    }
+  }
+
+  /** How many watch futures are waiting, for tests and metrics. */
+  int waiting() {
+    return watchers.values().stream().mapToInt(List::size).sum();
+  }
+
+  @Override
+  public String name() {
+    return NAME;
+  }
+
+  @Override
+  public void close() {
+    try {
+      pubSub.close();
+      connection.close();
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      resources.shutdown(0, 2, TimeUnit.SECONDS);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "RedisStore[" + address + ", prefix=" + prefix + "]";
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T> T run(LuaScript script, ScriptOutputType type, String key, byte[]... args) {
+    String[] keys = {prefix + key};
+    try {
+      try {
+        return (T) scripting.evalsha(script.sha1, type, keys, args);
+      } catch (RedisNoScriptException e) {
+        // The server lost its script cache (restart, failover, SCRIPT FLUSH); EVAL caches it again.
+        return (T) scripting.eval(script.source, type, keys, args);
+      }
+    } catch (RedisException e) {
+      throw new StoreException(
+          NAME, script.name + " on " + address + " failed: " + rootMessage(e), e);
+    }
+  }
+
+  private static long newToken() {
+    long token;
+    do {
+      token = ThreadLocalRandom.current().nextLong();
+    } while (token == 0);
+    return token;
+  }
+
+  private static byte[] ascii(long value) {
+    return Long.toString(value).getBytes(StandardCharsets.US_ASCII);
+  }
+
+  private static byte[] utf8(String value) {
+    return value.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static String text(Object reply) {
+    return reply == null ? "" : new String((byte[]) reply, StandardCharsets.UTF_8);
+  }
+
+  private static byte[] bytes(Object reply) {
+    return reply == null ? new byte[0] : (byte[]) reply;
+  }
+
+  private static String globEscaped(String text) {
+    return text.replaceAll("([\\\\*?\\[\\]])", "\\\\$1");
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String message = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+    return root == e ? message : e.getMessage() + " (" + message + ")";
+  }
+
+  /**
+   * Configures a {@link RedisStore}. Not thread-safe; {@link #build()} copies the settings, so a
+   * built store never changes.
+   */
+  public static final class Builder {
+
+    private final RedisAddress address;
+    private String keyPrefix = DEFAULT_KEY_PREFIX;
+    private Duration commandTimeout = DEFAULT_COMMAND_TIMEOUT;
+    private Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
+
+    private Builder(String uri) {
+      this.address = RedisAddress.parse(uri);
+    }
+
+    /** The prefix of every Redis key and channel the store uses; default {@code idem:}. */
+    public Builder keyPrefix(String keyPrefix) {
+      Objects.requireNonNull(keyPrefix, "keyPrefix");
+      if (keyPrefix.contains("{") || keyPrefix.contains("}")) {
+        // A hash tag in the prefix would put every key in one Cluster slot.
+        throw new IllegalArgumentException("keyPrefix must not contain { or }: " + keyPrefix);
+      }
+      this.keyPrefix = keyPrefix;
+      return this;
+    }
+
+    /**
+     * How long one command may take before it fails with a {@link StoreException}; default 1 s.
+     * Keep it short: a request waits this long for a hung Redis before the fail mode applies.
+     */
+    public Builder commandTimeout(Duration commandTimeout) {
+      this.commandTimeout = positive("commandTimeout", commandTimeout);
+      return this;
+    }
+
+    /** How long connecting may take; default 2 s. */
+    public Builder connectTimeout(Duration connectTimeout) {
+      this.connectTimeout = positive("connectTimeout", connectTimeout);
+      return this;
+    }
+
+    private static Duration positive(String name, Duration value) {
+      Objects.requireNonNull(value, name);
+      if (value.isZero() || value.isNegative()) {
+        throw new IllegalArgumentException(name + " must be positive: " + value);
+      }
+      return value;
+    }
+
+    /**
+     * Connects, loads the scripts and subscribes to completion notifications.
+     *
+     * @throws StoreException if Redis cannot be reached; the message names the address, never a
+     *     password
+     */
+    public RedisStore build() {
+      return new RedisStore(this);
+    }
+  }
+}

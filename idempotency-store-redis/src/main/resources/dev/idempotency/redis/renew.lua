@@ -1,0 +1,16 @@
+-- Extends a live owner's lock to a full lock timeout from now (lease renewal), by server time.
+-- KEYS[1] record   ARGV: token, lock timeout ms
+-- Reply: 1 renewed | 0 the token does not own the key
+redis.replicate_commands()
+local record = redis.call('HMGET', KEYS[1], 't', 's')
+if record[1] ~= ARGV[1] or record[2] then
+  return 0
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local lock = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], 'l', now, 'e', now + lock)
+if redis.call('PTTL', KEYS[1]) < lock then
+  redis.call('PEXPIRE', KEYS[1], lock)
+end
+return 1
