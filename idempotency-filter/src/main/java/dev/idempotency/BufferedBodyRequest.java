@@ -1,0 +1,234 @@
+package dev.idempotency;
+
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.ReadListener;
+import jakarta.servlet.ServletInputStream;
+import jakarta.servlet.ServletResponse;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletRequestWrapper;
+import java.io.BufferedReader;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.SequenceInputStream;
+import java.io.UncheckedIOException;
+import java.net.URLDecoder;
+import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Enumeration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Hands the downstream servlet the body the filter already read: the same bytes through
+ * {@code getInputStream} and {@code getReader}, and form parameters through
+ * {@code getParameter*}, since the container can no longer parse them from a consumed stream.
+ * When the filter stopped reading at its limit, the rest still comes from the original stream.
+ * Not thread-safe, like the request it wraps.
+ */
+final class BufferedBodyRequest extends HttpServletRequestWrapper {
+
+  private final byte[] body;
+  private final int length;
+  private final InputStream rest;
+  private final boolean form;
+  private ServletResponse asyncResponse;
+  private BodyStream stream;
+  private BufferedReader reader;
+  private Map<String, String[]> parameters;
+
+  /**
+   * @param rest what remains of the original stream after {@code length} bytes, or null if the
+   *     whole body was read
+   */
+  BufferedBodyRequest(HttpServletRequest request, byte[] body, int length, InputStream rest) {
+    super(request);
+    this.body = body;
+    this.length = length;
+    this.rest = rest;
+    this.form = "application/x-www-form-urlencoded"
+        .equals(Fingerprint.mimeType(request.getContentType()));
+  }
+
+  /** So {@code AsyncContext#getResponse()} hands out the capturing response, not the raw one. */
+  void asyncResponse(ServletResponse response) {
+    this.asyncResponse = response;
+  }
+
+  Charset charset() {
+    String encoding = getCharacterEncoding();
+    try {
+      return encoding == null ? StandardCharsets.UTF_8 : Charset.forName(encoding);
+    } catch (IllegalArgumentException e) {
+      return StandardCharsets.UTF_8;
+    }
+  }
+
+  @Override
+  public ServletInputStream getInputStream() {
+    if (stream == null) {
+      stream = rest == null
+          ? new BodyStream(new ByteArrayInputStream(body, 0, length), true)
+          : new BodyStream(
+              new SequenceInputStream(new ByteArrayInputStream(body, 0, length), rest), false);
+    }
+    return stream;
+  }
+
+  @Override
+  public BufferedReader getReader() {
+    if (reader == null) {
+      reader = new BufferedReader(new InputStreamReader(getInputStream(), charset()));
+    }
+    return reader;
+  }
+
+  @Override
+  public int getContentLength() {
+    return rest == null ? length : super.getContentLength();
+  }
+
+  @Override
+  public long getContentLengthLong() {
+    return rest == null ? length : super.getContentLengthLong();
+  }
+
+  @Override
+  public String getParameter(String name) {
+    String[] values = parameters().get(name);
+    return values == null || values.length == 0 ? null : values[0];
+  }
+
+  @Override
+  public Map<String, String[]> getParameterMap() {
+    return parameters();
+  }
+
+  @Override
+  public Enumeration<String> getParameterNames() {
+    return Collections.enumeration(parameters().keySet());
+  }
+
+  @Override
+  public String[] getParameterValues(String name) {
+    String[] values = parameters().get(name);
+    return values == null ? null : values.clone();
+  }
+
+  private Map<String, String[]> parameters() {
+    if (parameters == null) {
+      parameters = form ? parseForm() : super.getParameterMap();
+    }
+    return parameters;
+  }
+
+  private Map<String, String[]> parseForm() {
+    Map<String, List<String>> collected = new LinkedHashMap<>();
+    addPairs(collected, getQueryString(), StandardCharsets.UTF_8);
+    String text;
+    if (rest == null) {
+      text = new String(body, 0, length, charset());
+    } else {
+      try {
+        text = new String(getInputStream().readAllBytes(), charset());
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    addPairs(collected, text, charset());
+    Map<String, String[]> result = new LinkedHashMap<>();
+    collected.forEach((k, v) -> result.put(k, v.toArray(String[]::new)));
+    return Collections.unmodifiableMap(result);
+  }
+
+  private static void addPairs(Map<String, List<String>> into, String text, Charset charset) {
+    if (text == null || text.isEmpty()) {
+      return;
+    }
+    for (String pair : text.split("&")) {
+      if (pair.isEmpty()) {
+        continue;
+      }
+      int eq = pair.indexOf('=');
+      String name = decode(eq < 0 ? pair : pair.substring(0, eq), charset);
+      String value = eq < 0 ? "" : decode(pair.substring(eq + 1), charset);
+      into.computeIfAbsent(name, n -> new ArrayList<>(1)).add(value);
+    }
+  }
+
+  private static String decode(String s, Charset charset) {
+    try {
+      return URLDecoder.decode(s, charset);
+    } catch (IllegalArgumentException e) {
+      return s;
+    }
+  }
+
+  @Override
+  public AsyncContext startAsync() {
+    if (asyncResponse == null) {
+      return super.startAsync();
+    }
+    return super.startAsync(this, asyncResponse);
+  }
+
+  /** The buffered body as a servlet stream; always ready, so async readers are told at once. */
+  private static final class BodyStream extends ServletInputStream {
+    private final InputStream in;
+    private final boolean inMemory;
+    private boolean finished;
+
+    BodyStream(InputStream in, boolean inMemory) {
+      this.in = in;
+      this.inMemory = inMemory;
+      this.finished = inMemory && available() == 0;
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = in.read();
+      finished = b < 0 || (inMemory && in.available() == 0);
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = in.read(b, off, len);
+      finished = n < 0 || (inMemory && in.available() == 0);
+      return n;
+    }
+
+    @Override
+    public int available() {
+      try {
+        return in.available();
+      } catch (IOException e) {
+        return 0;
+      }
+    }
+
+    @Override
+    public boolean isFinished() {
+      return finished;
+    }
+
+    @Override
+    public boolean isReady() {
+      return true;
+    }
+
+    @Override
+    public void setReadListener(ReadListener listener) {
+      try {
+        listener.onDataAvailable();
+        listener.onAllDataRead();
+      } catch (IOException e) {
+        listener.onError(e);
+      }
+    }
+  }
+}

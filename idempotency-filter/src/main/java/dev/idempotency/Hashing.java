@@ -1,0 +1,36 @@
+package dev.idempotency;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/** SHA-256 helpers. Thread-safe. */
+final class Hashing {
+
+  private static final HexFormat HEX = HexFormat.of();
+
+  private Hashing() {}
+
+  static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JVM has SHA-256", e);
+    }
+  }
+
+  static String sha256Hex(String text) {
+    return HEX.formatHex(sha256().digest(text.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  static String hex(byte[] bytes) {
+    return HEX.formatHex(bytes);
+  }
+
+  /** Feeds a string and a separator no string of ours contains. */
+  static void update(MessageDigest digest, String text) {
+    digest.update(text.getBytes(StandardCharsets.UTF_8));
+    digest.update((byte) 0);
+  }
+}

@@ -1,0 +1,158 @@
+package dev.idempotency;
+
+import com.fasterxml.jackson.core.JsonPointer;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Every setting of SPEC §9 that shapes the filter's behaviour, validated when built. Immutable
+ * and thread-safe; changing a setting means building a new filter. Only the run-time switches
+ * ({@code idempotency.enabled} and {@code idempotency.rollout.percent}) are read again per
+ * request, from system properties, by {@link IdempotencyFilter}.
+ *
+ * <p>Build one with {@link Settings} (init-params, environment, system properties) or
+ * {@link IdempotencyFilter#builder}.
+ */
+public record IdempotencyConfig(
+    boolean enabled,
+    int rolloutPercent,
+    String header,
+    Set<String> methods,
+    List<PathPattern> includePaths,
+    List<PathPattern> excludePaths,
+    KeyMode keyMode,
+    KeyFormat keyFormat,
+    String scopeHeader,
+    Duration lockTimeout,
+    Duration retention,
+    Duration fingerprintWindow,
+    List<JsonPointer> ignoreFields,
+    InFlightMode inFlight,
+    Duration waitTimeout,
+    FailMode failMode,
+    long maxRequestBytes,
+    long maxResponseBytes,
+    boolean replaySetCookie,
+    String adminToken) {
+
+  /** What to do with a covered request that has no key (SPEC §2.2). */
+  public enum KeyMode {
+    /** Protect it by its content fingerprint. */
+    OPTIONAL,
+    /** Answer {@code 400 key-required}. */
+    REQUIRED,
+    /** Pass it through unprotected. */
+    KEY_ONLY
+  }
+
+  /** Which keys are valid (SPEC §2.1). */
+  public enum KeyFormat {
+    ANY,
+    UUID
+  }
+
+  /** What a request finds when the same key is still running (SPEC §5). */
+  public enum InFlightMode {
+    /** {@code 409} with {@code Retry-After}. */
+    REJECT,
+    /** Wait up to {@code wait-timeout} for the first to finish, then replay it. */
+    WAIT
+  }
+
+  /** What to do when no store answers (SPEC §8). */
+  public enum FailMode {
+    /** Execute unprotected, counted and logged. */
+    OPEN,
+    /** {@code 503 store-unavailable} with {@code Retry-After}. */
+    CLOSED
+  }
+
+  public IdempotencyConfig {
+    if (rolloutPercent < 0 || rolloutPercent > 100) {
+      throw new IllegalArgumentException(
+          "idempotency.rollout.percent must be 0..100: " + rolloutPercent);
+    }
+    Objects.requireNonNull(header, "header");
+    if (header.isBlank() || !header.chars().allMatch(c -> c > 0x20 && c < 0x7f && c != ':')) {
+      throw new IllegalArgumentException("idempotency.header must be a header name: " + header);
+    }
+    methods = methods.stream().map(m -> m.toUpperCase(Locale.ROOT)).collect(
+        java.util.stream.Collectors.toUnmodifiableSet());
+    if (methods.isEmpty()) {
+      throw new IllegalArgumentException("idempotency.methods must name at least one method");
+    }
+    includePaths = List.copyOf(includePaths);
+    excludePaths = List.copyOf(excludePaths);
+    Objects.requireNonNull(keyMode, "keyMode");
+    Objects.requireNonNull(keyFormat, "keyFormat");
+    positive("idempotency.lock-timeout", lockTimeout);
+    positive("idempotency.retention", retention);
+    positive("idempotency.fingerprint.window", fingerprintWindow);
+    positive("idempotency.wait-timeout", waitTimeout);
+    ignoreFields = List.copyOf(ignoreFields);
+    Objects.requireNonNull(inFlight, "inFlight");
+    Objects.requireNonNull(failMode, "failMode");
+    if (maxRequestBytes < 0 || maxRequestBytes > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException(
+          "idempotency.max-request-bytes must be 0..2GiB: " + maxRequestBytes);
+    }
+    if (maxResponseBytes < 0 || maxResponseBytes > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException(
+          "idempotency.max-response-bytes must be 0..2GiB: " + maxResponseBytes);
+    }
+  }
+
+  private static void positive(String name, Duration value) {
+    if (value == null || value.isNegative() || value.isZero()) {
+      throw new IllegalArgumentException(name + " must be positive: " + value);
+    }
+  }
+
+  /** The defaults of SPEC §9. */
+  public static IdempotencyConfig defaults() {
+    return Settings.from(name -> null).config();
+  }
+
+  /** Whether SPEC §1 covers this method and path. */
+  boolean covers(String method, String path) {
+    if (!methods.contains(method)) {
+      return false;
+    }
+    if (!includePaths.isEmpty() && includePaths.stream().noneMatch(p -> p.matches(path))) {
+      return false;
+    }
+    return excludePaths.stream().noneMatch(p -> p.matches(path));
+  }
+
+  /**
+   * A servlet-style path pattern: {@code /api/*} (a prefix, the bare {@code /api} included),
+   * {@code *.json} (an extension), {@code /*} (everything) or an exact path.
+   */
+  public record PathPattern(String pattern) {
+
+    public PathPattern {
+      Objects.requireNonNull(pattern, "pattern");
+      if (!pattern.startsWith("/") && !pattern.startsWith("*.")) {
+        throw new IllegalArgumentException(
+            "a path pattern starts with / or *. : " + pattern);
+      }
+    }
+
+    boolean matches(String path) {
+      if (pattern.equals("/*")) {
+        return true;
+      }
+      if (pattern.endsWith("/*")) {
+        String prefix = pattern.substring(0, pattern.length() - 2);
+        return path.equals(prefix) || path.startsWith(prefix + "/");
+      }
+      if (pattern.startsWith("*.")) {
+        return path.endsWith(pattern.substring(1));
+      }
+      return path.equals(pattern);
+    }
+  }
+}

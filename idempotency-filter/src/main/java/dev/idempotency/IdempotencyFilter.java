@@ -1,0 +1,765 @@
+package dev.idempotency;
+
+import dev.idempotency.IdempotencyConfig.FailMode;
+import dev.idempotency.IdempotencyConfig.InFlightMode;
+import dev.idempotency.IdempotencyConfig.KeyFormat;
+import dev.idempotency.IdempotencyConfig.KeyMode;
+import dev.idempotency.memory.MemoryStore;
+import dev.idempotency.spi.Acquisition;
+import dev.idempotency.spi.IdempotencyStore;
+import dev.idempotency.spi.StoreException;
+import dev.idempotency.spi.StoreProvider;
+import dev.idempotency.spi.StoredResponse;
+import jakarta.servlet.AsyncEvent;
+import jakarta.servlet.AsyncListener;
+import jakarta.servlet.Filter;
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.FilterConfig;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletResponse;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.security.MessageDigest;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The servlet filter that runs a retried or double-fired request once and replays its response
+ * to the others (SPEC §1–§7). Register it in {@code web.xml} — settings come from init-params,
+ * environment variables and system properties ({@link Settings}) — or build one with
+ * {@link #builder(IdempotencyStore)}. Thread-safe: one instance serves all requests.
+ */
+public final class IdempotencyFilter implements Filter {
+
+  /** The header a replayed response carries. */
+  public static final String REPLAYED_HEADER = "Idempotent-Replayed";
+
+  private static final Logger log = LoggerFactory.getLogger(IdempotencyFilter.class);
+  private static final long FAIL_CLOSED_RETRY_AFTER_SECONDS = 5;
+  private static final long POLL_START_MS = 5;
+  private static final long POLL_MAX_MS = 200;
+
+  private IdempotencyConfig config;
+  private IdempotencyStore store;
+  private boolean ownsStore;
+  private Clock clock;
+  private IdempotencyListener listener;
+  private KeyResolver keys;
+  private Fingerprint fingerprint;
+  private ScheduledThreadPoolExecutor scheduler;
+  private final Map<String, CompletableFuture<Void>> localWaiters = new ConcurrentHashMap<>();
+
+  /** For {@code web.xml}: settings are read in {@link #init(FilterConfig)}. */
+  public IdempotencyFilter() {}
+
+  private IdempotencyFilter(Builder builder) {
+    Settings settings = Settings.from(builder.values::get, builder.environment,
+        builder.systemProperties);
+    start(settings.config(), builder.store, false, builder.clock, builder.listener,
+        builder.scope);
+  }
+
+  /** A builder over {@code store}; settings not given fall back to SPEC §9 defaults. */
+  public static Builder builder(IdempotencyStore store) {
+    return new Builder(store);
+  }
+
+  private void start(
+      IdempotencyConfig config,
+      IdempotencyStore store,
+      boolean ownsStore,
+      Clock clock,
+      IdempotencyListener listener,
+      Function<HttpServletRequest, String> scope) {
+    this.config = config;
+    this.store = store;
+    this.ownsStore = ownsStore;
+    this.clock = clock;
+    this.listener = listener;
+    this.keys = new KeyResolver(config.header(), config.keyFormat(), config.scopeHeader(), scope);
+    this.fingerprint = new Fingerprint(config.ignoreFields());
+    this.scheduler = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "idempotency-lease");
+      t.setDaemon(true);
+      return t;
+    });
+    scheduler.setRemoveOnCancelPolicy(true);
+  }
+
+  @Override
+  public void init(FilterConfig filterConfig) throws ServletException {
+    if (config != null) {
+      return;
+    }
+    Settings settings = Settings.from(filterConfig::getInitParameter);
+    start(settings.config(), openStore(settings), true, Clock.systemUTC(),
+        IdempotencyListener.NONE, null);
+    log.info("idempotency filter on store '{}' ({})", settings.store(), store.name());
+  }
+
+  private static IdempotencyStore openStore(Settings settings) {
+    String name = settings.store();
+    if (name.equals("memory")) {
+      return new MemoryStore();
+    }
+    for (StoreProvider provider :
+        ServiceLoader.load(StoreProvider.class, IdempotencyFilter.class.getClassLoader())) {
+      if (provider.name().equals(name)) {
+        return LazyStore.open(provider, settings.storeSettings(), Clock.systemUTC());
+      }
+    }
+    throw new IllegalArgumentException("idempotency.store: no store named '" + name
+        + "' on the classpath (memory is built in; add idempotency-store-redis for redis, "
+        + "idempotency-store-jdbc for jdbc and redis+jdbc)");
+  }
+
+  /** The settings this filter runs with. */
+  public IdempotencyConfig config() {
+    return config;
+  }
+
+  /** The store this filter uses. */
+  public IdempotencyStore store() {
+    return store;
+  }
+
+  @Override
+  public void destroy() {
+    if (scheduler != null) {
+      scheduler.shutdownNow();
+    }
+    if (ownsStore && store != null) {
+      store.close();
+    }
+  }
+
+  @Override
+  public void doFilter(ServletRequest req, ServletResponse res, FilterChain chain)
+      throws IOException, ServletException {
+    if (!(req instanceof HttpServletRequest request)
+        || !(res instanceof HttpServletResponse response)
+        || request.getDispatcherType() != jakarta.servlet.DispatcherType.REQUEST
+        || !enabled()
+        || !config.covers(request.getMethod(), pathOf(request))) {
+      chain.doFilter(req, res);
+      return;
+    }
+    String contentType = request.getContentType();
+    if (contentType != null && Fingerprint.mimeType(contentType).startsWith("multipart/")) {
+      // The container parses parts from the raw stream, which the filter would have consumed.
+      bypass(request, response, chain);
+      return;
+    }
+    KeyResolver.Parsed parsed = keys.key(request);
+    if (parsed.invalid() != null) {
+      reject(response, Outcome.INVALID, Problem.INVALID_KEY, parsed.invalid());
+      return;
+    }
+    boolean keyed = parsed.key() != null;
+    if (!keyed && config.keyMode() == KeyMode.REQUIRED) {
+      reject(response, Outcome.INVALID, Problem.KEY_REQUIRED,
+          "This request needs an " + config.header() + " header.");
+      return;
+    }
+    if (!keyed && config.keyMode() == KeyMode.KEY_ONLY) {
+      bypass(request, response, chain);
+      return;
+    }
+    String scope = keys.scope(request);
+    String storeKey = keyed ? storeKey("key", scope, parsed.key()) : null;
+    if (keyed && !inRollout(storeKey)) {
+      bypass(request, response, chain);
+      return;
+    }
+
+    long max = config.maxRequestBytes();
+    if (request.getContentLengthLong() > max) {
+      if (keyed) {
+        reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
+            "The body is larger than " + max + " bytes.");
+      } else {
+        bypass(request, response, chain);
+      }
+      return;
+    }
+    Body body = Body.read(request.getInputStream(), request.getContentLengthLong(), (int) max);
+    if (body.overflowed()) {
+      if (keyed) {
+        reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
+            "The body is larger than " + max + " bytes.");
+      } else {
+        // Hand on what was read and the rest of the stream: the body reaches the servlet intact.
+        listener.outcome(Outcome.BYPASSED);
+        chain.doFilter(new BufferedBodyRequest(request, body.bytes(), body.length(),
+            request.getInputStream()), response);
+      }
+      return;
+    }
+    BufferedBodyRequest buffered =
+        new BufferedBodyRequest(request, body.bytes(), body.length(), null);
+    String requestHash = fingerprint.requestHash(request.getMethod(), pathOf(request),
+        request.getQueryString(), contentType, buffered.charset(), body.bytes(), body.length());
+    if (!keyed) {
+      storeKey = storeKey("content", scope, requestHash);
+      if (!inRollout(storeKey)) {
+        listener.outcome(Outcome.BYPASSED);
+        chain.doFilter(buffered, response);
+        return;
+      }
+    }
+    handle(buffered, response, chain, storeKey, requestHash, keyed);
+  }
+
+  private boolean enabled() {
+    String flag = System.getProperty("idempotency.enabled");
+    if (flag != null) {
+      if (flag.trim().equalsIgnoreCase("true")) {
+        return true;
+      }
+      if (flag.trim().equalsIgnoreCase("false")) {
+        return false;
+      }
+    }
+    return config.enabled();
+  }
+
+  /** Sticky: decided by the scoped key's hash, so a retry gets the same answer. */
+  private boolean inRollout(String storeKey) {
+    int percent = config.rolloutPercent();
+    String flag = System.getProperty("idempotency.rollout.percent");
+    if (flag != null) {
+      try {
+        percent = Math.max(0, Math.min(100, Integer.parseInt(flag.trim())));
+      } catch (NumberFormatException e) {
+        // keep the configured value
+      }
+    }
+    if (percent >= 100) {
+      return true;
+    }
+    if (percent <= 0) {
+      return false;
+    }
+    long bucket = Long.parseLong(storeKey.substring(0, 8), 16) % 100;
+    return bucket < percent;
+  }
+
+  private static String pathOf(HttpServletRequest request) {
+    String uri = request.getRequestURI();
+    String context = request.getContextPath();
+    return context != null && !context.isEmpty() && uri.startsWith(context)
+        ? uri.substring(context.length())
+        : uri;
+  }
+
+  /** {@code hex(sha256(kind, scope, value))}: no caller text reaches the store. */
+  static String storeKey(String kind, String scope, String value) {
+    MessageDigest digest = Hashing.sha256();
+    Hashing.update(digest, kind);
+    Hashing.update(digest, scope);
+    Hashing.update(digest, value);
+    return Hashing.hex(digest.digest());
+  }
+
+  private void bypass(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
+      throws IOException, ServletException {
+    listener.outcome(Outcome.BYPASSED);
+    chain.doFilter(request, response);
+  }
+
+  private void reject(HttpServletResponse response, Outcome outcome, Problem problem,
+      String detail) throws IOException {
+    listener.outcome(outcome);
+    log.debug("{}: {}", outcome.label(), detail);
+    problem.send(response, detail, 0);
+  }
+
+  private void handle(BufferedBodyRequest request, HttpServletResponse response,
+      FilterChain chain, String key, String requestHash, boolean keyed)
+      throws IOException, ServletException {
+    Duration retention = keyed ? config.retention() : config.fingerprintWindow();
+    boolean wait = config.inFlight() == InFlightMode.WAIT;
+    Instant deadline = wait ? clock.instant().plus(config.waitTimeout()) : null;
+    long pollMs = POLL_START_MS;
+    while (true) {
+      Waiter waiter = wait ? watch(key) : null;
+      Acquisition acquisition;
+      long startNanos = System.nanoTime();
+      try {
+        acquisition = store.acquire(key, requestHash, config.lockTimeout(), retention);
+      } catch (StoreException e) {
+        storeDown(request, response, chain, key, e);
+        return;
+      } finally {
+        listener.storeCall(store.name(), "acquire", System.nanoTime() - startNanos);
+      }
+      if (acquisition instanceof Acquisition.Acquired acquired) {
+        if (acquired.recovered()) {
+          listener.staleRecovered();
+          log.warn("took over the stale lock of key {} (its owner stopped renewing it)",
+              prefix(key));
+        }
+        execute(request, response, chain, key, acquired.token(), keyed);
+        return;
+      }
+      if (acquisition instanceof Acquisition.Completed completed) {
+        listener.outcome(Outcome.REPLAYED);
+        log.debug("replayed key {}", prefix(key));
+        replay(response, completed.response());
+        return;
+      }
+      if (acquisition instanceof Acquisition.Mismatch) {
+        reject(response, Outcome.MISMATCH, Problem.PAYLOAD_MISMATCH,
+            "This " + config.header() + " was used with a different request.");
+        return;
+      }
+      Duration left = wait ? Duration.between(clock.instant(), deadline) : Duration.ZERO;
+      if (left.isNegative() || left.isZero()) {
+        listener.outcome(Outcome.CONFLICT);
+        log.debug("conflict on key {}", prefix(key));
+        Problem.IN_FLIGHT.send(response,
+            "A request with this " + (keyed ? config.header() : "content")
+                + " is still being processed; retry later.", 1);
+        return;
+      }
+      long waitMs = Math.max(1, left.toMillis());
+      if (waiter.polling()) {
+        waitMs = Math.min(waitMs, pollMs);
+        pollMs = Math.min(POLL_MAX_MS, pollMs * 2);
+      }
+      waiter.await(waitMs);
+    }
+  }
+
+  /** Woken by this JVM's own completion of the key, or by the store's notification. */
+  private record Waiter(CompletableFuture<?> wake, boolean polling) {
+    void await(long millis) {
+      try {
+        wake.get(millis, TimeUnit.MILLISECONDS);
+      } catch (TimeoutException | ExecutionException e) {
+        // look again
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private Waiter watch(String key) {
+    CompletableFuture<Void> local = localWaiters.computeIfAbsent(key, k -> new CompletableFuture<>());
+    CompletableFuture<Void> remote;
+    try {
+      remote = store.watch(key);
+    } catch (StoreException e) {
+      remote = null;
+    }
+    return remote == null
+        ? new Waiter(local, true)
+        : new Waiter(CompletableFuture.anyOf(local, remote), false);
+  }
+
+  private void wakeLocalWaiters(String key) {
+    CompletableFuture<Void> waiters = localWaiters.remove(key);
+    if (waiters != null) {
+      waiters.complete(null);
+    }
+  }
+
+  private void storeDown(BufferedBodyRequest request, HttpServletResponse response,
+      FilterChain chain, String key, StoreException e) throws IOException, ServletException {
+    if (config.failMode() == FailMode.CLOSED) {
+      listener.outcome(Outcome.FAIL_CLOSED);
+      log.warn("store {} failed for key {}; answering 503 (fail-mode=closed): {}", e.store(),
+          prefix(key), e.getMessage());
+      Problem.STORE_UNAVAILABLE.send(response,
+          "The idempotency store is unavailable; retry later.", FAIL_CLOSED_RETRY_AFTER_SECONDS);
+      return;
+    }
+    listener.outcome(Outcome.FAIL_OPEN);
+    log.warn("store {} failed for key {}; executing unprotected (fail-mode=open): {}",
+        e.store(), prefix(key), e.getMessage());
+    chain.doFilter(request, response);
+  }
+
+  private void execute(BufferedBodyRequest request, HttpServletResponse response,
+      FilterChain chain, String key, long token, boolean keyed)
+      throws IOException, ServletException {
+    listener.outcome(Outcome.EXECUTED);
+    listener.inFlight(1);
+    CapturingResponse capture =
+        new CapturingResponse(response, config.maxResponseBytes(), config.replaySetCookie());
+    request.asyncResponse(capture);
+    Run run = new Run(key, token, keyed, capture, clock.instant());
+    boolean async = false;
+    try {
+      chain.doFilter(request, capture);
+      if (request.isAsyncStarted()) {
+        async = true;
+        request.getAsyncContext().addListener(run);
+      }
+    } catch (IOException | ServletException | RuntimeException | Error e) {
+      run.finish(true);
+      throw e;
+    }
+    if (!async) {
+      run.finish(false);
+    }
+  }
+
+  /** One execution under a lock: renews its lease, then completes or releases it once. */
+  private final class Run implements AsyncListener {
+    private final String key;
+    private final long token;
+    private final boolean keyed;
+    private final CapturingResponse capture;
+    private final Instant started;
+    private final ScheduledFuture<?> renewal;
+    private volatile Instant lockExpires;
+    private boolean failed;
+    private boolean finished;
+
+    Run(String key, long token, boolean keyed, CapturingResponse capture, Instant started) {
+      this.key = key;
+      this.token = token;
+      this.keyed = keyed;
+      this.capture = capture;
+      this.started = started;
+      this.lockExpires = started.plus(config.lockTimeout());
+      long period = Math.max(1, config.lockTimeout().toMillis() / 3);
+      this.renewal = scheduler.scheduleAtFixedRate(this::renew, period, period,
+          TimeUnit.MILLISECONDS);
+    }
+
+    private void renew() {
+      long startNanos = System.nanoTime();
+      try {
+        Instant now = clock.instant();
+        if (store.renew(key, token, config.lockTimeout())) {
+          lockExpires = now.plus(config.lockTimeout());
+        } else {
+          log.warn("lost the lock of key {} while its request was running", prefix(key));
+          throw new IllegalStateException("stop renewing");
+        }
+      } catch (StoreException e) {
+        log.debug("renewing key {} failed: {}", prefix(key), e.getMessage());
+      } finally {
+        listener.storeCall(store.name(), "renew", System.nanoTime() - startNanos);
+      }
+    }
+
+    synchronized void finish(boolean failedRun) {
+      if (finished) {
+        return;
+      }
+      finished = true;
+      renewal.cancel(false);
+      listener.inFlight(-1);
+      try {
+        int status = capture.getStatus();
+        if (failedRun || failed || status >= 500 || capture.overflowed()) {
+          release();
+          return;
+        }
+        Duration retention = keyed
+            ? config.retention()
+            : config.fingerprintWindow().minus(Duration.between(started, clock.instant()));
+        if (retention.isNegative() || retention.isZero()) {
+          release();
+          return;
+        }
+        complete(capture.snapshot(), retention);
+      } finally {
+        wakeLocalWaiters(key);
+      }
+    }
+
+    private void complete(StoredResponse response, Duration retention) {
+      long startNanos = System.nanoTime();
+      try {
+        if (!store.complete(key, token, response, retention)) {
+          log.warn("could not store the response of key {}: its lock was taken over",
+              prefix(key));
+        }
+      } catch (StoreException e) {
+        log.warn("storing the response of key {} failed, retrying in the background: {}",
+            prefix(key), e.getMessage());
+        retry(() -> store.complete(key, token, response, retention), 50, "complete");
+      } finally {
+        listener.storeCall(store.name(), "complete", System.nanoTime() - startNanos);
+      }
+    }
+
+    private void release() {
+      long startNanos = System.nanoTime();
+      try {
+        store.release(key, token);
+      } catch (StoreException e) {
+        log.warn("releasing key {} failed, retrying in the background: {}", prefix(key),
+            e.getMessage());
+        retry(() -> store.release(key, token), 50, "release");
+      } finally {
+        listener.storeCall(store.name(), "release", System.nanoTime() - startNanos);
+      }
+    }
+
+    /** Retries with the same token until the lock would have expired anyway. */
+    private void retry(java.util.function.BooleanSupplier op, long delayMs, String what) {
+      scheduler.schedule(() -> {
+        try {
+          boolean done = op.getAsBoolean();
+          listener.completeRetried(done);
+          if (!done) {
+            log.warn("background {} of key {} lost: its lock was taken over", what, prefix(key));
+          } else {
+            log.info("background {} of key {} succeeded", what, prefix(key));
+          }
+        } catch (StoreException e) {
+          if (clock.instant().plusMillis(delayMs * 2).isBefore(lockExpires)) {
+            retry(op, Math.min(2_000, delayMs * 2), what);
+          } else {
+            listener.completeRetried(false);
+            log.error("gave up the background {} of key {}: the store stayed down until the "
+                + "lock expired: {}", what, prefix(key), e.getMessage());
+          }
+        }
+      }, delayMs, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void onComplete(AsyncEvent event) {
+      finish(false);
+    }
+
+    @Override
+    public void onError(AsyncEvent event) {
+      failed = true;
+    }
+
+    @Override
+    public void onTimeout(AsyncEvent event) {
+      failed = true;
+    }
+
+    @Override
+    public void onStartAsync(AsyncEvent event) {
+      event.getAsyncContext().addListener(this);
+    }
+  }
+
+  private void replay(HttpServletResponse response, StoredResponse stored) throws IOException {
+    String sendError = null;
+    String sendRedirect = null;
+    for (Map.Entry<String, List<String>> header : stored.headers().entrySet()) {
+      String name = header.getKey();
+      List<String> values = header.getValue();
+      if (name.equals(CapturingResponse.SEND_ERROR)) {
+        sendError = values.get(0);
+      } else if (name.equals(CapturingResponse.SEND_REDIRECT)) {
+        sendRedirect = values.get(0);
+      } else if (name.equalsIgnoreCase("Content-Type")) {
+        response.setContentType(values.get(0));
+      } else {
+        for (String value : values) {
+          response.addHeader(name, value);
+        }
+      }
+    }
+    response.setHeader(REPLAYED_HEADER, "true");
+    if (sendError != null) {
+      response.sendError(stored.status(), sendError.isEmpty() ? null : sendError);
+      return;
+    }
+    if (sendRedirect != null) {
+      response.sendRedirect(sendRedirect);
+      return;
+    }
+    response.setStatus(stored.status());
+    response.setContentLength(stored.body().length);
+    if (stored.body().length > 0) {
+      response.getOutputStream().write(stored.body());
+    }
+  }
+
+  private static String prefix(String key) {
+    return key.length() > 12 ? key.substring(0, 12) : key;
+  }
+
+  /** A request body read up to a limit: {@code overflowed} if it went past it. */
+  record Body(byte[] bytes, int length, boolean overflowed) {
+
+    static Body read(InputStream in, long declaredLength, int max) throws IOException {
+      int limit = max + 1;
+      long initial = declaredLength >= 0 ? Math.min(declaredLength + 1, limit)
+          : Math.min(8192, limit);
+      byte[] buf = new byte[(int) Math.max(1, initial)];
+      int count = 0;
+      while (count < limit) {
+        if (count == buf.length) {
+          buf = java.util.Arrays.copyOf(buf, (int) Math.min(limit, buf.length * 2L));
+        }
+        int n = in.read(buf, count, buf.length - count);
+        if (n < 0) {
+          return new Body(buf, count, false);
+        }
+        count += n;
+      }
+      return new Body(buf, count, true);
+    }
+  }
+
+  /**
+   * Builds a filter in code. Values given here sit where init-params sit: system properties and
+   * environment variables still override them (SPEC §9). Not thread-safe; the filter it builds
+   * is.
+   */
+  public static final class Builder {
+    private final IdempotencyStore store;
+    private final Map<String, String> values = new HashMap<>();
+    private Clock clock = Clock.systemUTC();
+    private IdempotencyListener listener = IdempotencyListener.NONE;
+    private Function<HttpServletRequest, String> scope;
+    private Function<String, String> environment = System::getenv;
+    private Function<String, String> systemProperties = System::getProperty;
+
+    private Builder(IdempotencyStore store) {
+      this.store = java.util.Objects.requireNonNull(store, "store");
+    }
+
+    /** Any setting by its init-param name (SPEC §9), e.g. {@code set("lock-timeout", "5s")}. */
+    public Builder set(String name, String value) {
+      if (!Settings.DEFAULTS.containsKey(name)) {
+        throw new IllegalArgumentException("no setting named " + name + "; known: "
+            + Settings.DEFAULTS.keySet());
+      }
+      values.put(name, value);
+      return this;
+    }
+
+    public Builder enabled(boolean enabled) {
+      return set("enabled", Boolean.toString(enabled));
+    }
+
+    public Builder rolloutPercent(int percent) {
+      return set("rollout.percent", Integer.toString(percent));
+    }
+
+    public Builder header(String header) {
+      return set("header", header);
+    }
+
+    public Builder methods(String... methods) {
+      return set("methods", String.join(",", methods));
+    }
+
+    public Builder includePaths(String... patterns) {
+      return set("paths.include", String.join(",", patterns));
+    }
+
+    public Builder excludePaths(String... patterns) {
+      return set("paths.exclude", String.join(",", patterns));
+    }
+
+    public Builder keyMode(KeyMode mode) {
+      return set("key.mode", mode.name().replace('_', '-'));
+    }
+
+    public Builder keyFormat(KeyFormat format) {
+      return set("key.format", format.name());
+    }
+
+    public Builder scopeHeader(String header) {
+      return set("scope.header", header);
+    }
+
+    /** The caller's scope when there is no principal and no {@code Authorization} header. */
+    public Builder scope(Function<HttpServletRequest, String> extractor) {
+      this.scope = extractor;
+      return this;
+    }
+
+    public Builder lockTimeout(Duration timeout) {
+      return set("lock-timeout", timeout.toString());
+    }
+
+    public Builder retention(Duration retention) {
+      return set("retention", retention.toString());
+    }
+
+    public Builder fingerprintWindow(Duration window) {
+      return set("fingerprint.window", window.toString());
+    }
+
+    public Builder ignoreFields(String... jsonPointers) {
+      return set("fingerprint.ignore-fields", String.join(",", jsonPointers));
+    }
+
+    public Builder inFlight(InFlightMode mode) {
+      return set("in-flight", mode.name());
+    }
+
+    public Builder waitTimeout(Duration timeout) {
+      return set("wait-timeout", timeout.toString());
+    }
+
+    public Builder failMode(FailMode mode) {
+      return set("fail-mode", mode.name());
+    }
+
+    public Builder maxRequestBytes(long bytes) {
+      return set("max-request-bytes", Long.toString(bytes));
+    }
+
+    public Builder maxResponseBytes(long bytes) {
+      return set("max-response-bytes", Long.toString(bytes));
+    }
+
+    public Builder replaySetCookie(boolean replay) {
+      return set("replay.set-cookie", Boolean.toString(replay));
+    }
+
+    public Builder adminToken(String token) {
+      return set("admin.token", token);
+    }
+
+    /** The clock for lock renewal, retries and the fingerprint window; the store keeps its own. */
+    public Builder clock(Clock clock) {
+      this.clock = java.util.Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    public Builder listener(IdempotencyListener listener) {
+      this.listener = java.util.Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    /** For tests: where environment variables and system properties are read from. */
+    Builder environment(Function<String, String> environment,
+        Function<String, String> systemProperties) {
+      this.environment = environment;
+      this.systemProperties = systemProperties;
+      return this;
+    }
+
+    /** Validates the settings and builds the filter; a bad value fails here, naming it. */
+    public IdempotencyFilter build() {
+      return new IdempotencyFilter(this);
+    }
+  }
+}

@@ -1,0 +1,150 @@
+package dev.idempotency;
+
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The servlet behind the filter in HTTP tests: counts its executions and answers by path.
+ * Handlers that must be held open wait on a {@link #gate} the test opens, never on a timer.
+ */
+public final class TestApp extends HttpServlet {
+
+  /** Executions of any handler. */
+  public final AtomicInteger executions = new AtomicInteger();
+  /** Executions per {@code X-Test-Id} header, for tests that race many keys. */
+  public final Map<String, AtomicInteger> executionsById = new ConcurrentHashMap<>();
+  /** Opened by the test to let held handlers ({@code ?hold=1}) go on. */
+  public volatile CountDownLatch gate = new CountDownLatch(1);
+  /** Counted down when a held handler has started. */
+  public volatile CountDownLatch entered = new CountDownLatch(1);
+  /** Counted down by {@code /big} once it has written its first megabyte. */
+  public final CountDownLatch bigFirstMegabyteWritten = new CountDownLatch(1);
+  /** Opened by the test once the client has seen the start of {@code /big}. */
+  public final CountDownLatch bigMayFinish = new CountDownLatch(1);
+
+  @Override
+  protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+    if (req.getMethod().equals("GET")) {
+      resp.getWriter().write("get " + executions.get());
+      return;
+    }
+    int n = executions.incrementAndGet();
+    String id = req.getHeader("X-Test-Id");
+    if (id != null) {
+      executionsById.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
+    }
+    if (req.getParameter("hold") != null) {
+      entered.countDown();
+      await(gate);
+    }
+    String path = req.getRequestURI();
+    switch (path) {
+      case "/echo" -> {
+        byte[] body = req.getInputStream().readAllBytes();
+        resp.setStatus(201);
+        resp.setContentType("application/octet-stream");
+        resp.setHeader("X-Execution", Integer.toString(n));
+        resp.getOutputStream().write(body);
+      }
+      case "/status" -> {
+        resp.setStatus(Integer.parseInt(req.getParameter("code")));
+        resp.setContentType("text/plain");
+        resp.getOutputStream().write(("execution " + n).getBytes(StandardCharsets.UTF_8));
+      }
+      case "/writer" -> {
+        req.getInputStream().readAllBytes();
+        resp.setContentType("text/plain;charset=UTF-8");
+        resp.setHeader("X-Execution", Integer.toString(n));
+        resp.addHeader("X-Multi", "a");
+        resp.addHeader("X-Multi", "b");
+        resp.setHeader("Set-Cookie", "session=" + n);
+        resp.getWriter().print("grüße, execution " + n);
+      }
+      case "/flush" -> {
+        resp.setContentType("text/plain");
+        resp.getOutputStream().write(("part one " + n + "\n").getBytes(StandardCharsets.UTF_8));
+        resp.flushBuffer();
+        resp.getOutputStream().write("part two\n".getBytes(StandardCharsets.UTF_8));
+      }
+      case "/length" -> {
+        byte[] body = ("fixed length " + n).getBytes(StandardCharsets.UTF_8);
+        resp.setContentType("text/plain");
+        resp.setContentLength(body.length);
+        resp.getOutputStream().write(body);
+      }
+      case "/error" -> resp.sendError(404, "no such order " + n);
+      case "/redirect" -> resp.sendRedirect("/orders/" + n);
+      case "/throw" -> throw new IllegalStateException("handler failed on purpose");
+      case "/form" -> {
+        Map<String, String[]> params = new TreeMap<>(req.getParameterMap());
+        StringBuilder out = new StringBuilder();
+        params.forEach((k, v) -> out.append(k).append('=').append(String.join("|", v))
+            .append('\n'));
+        resp.setContentType("text/plain;charset=UTF-8");
+        resp.getWriter().write(out.toString());
+      }
+      case "/async" -> {
+        AsyncContext async = req.startAsync();
+        async.start(() -> {
+          try {
+            if (req.getParameter("holdAsync") != null) {
+              entered.countDown();
+              await(gate);
+            }
+            HttpServletResponse r = (HttpServletResponse) async.getResponse();
+            r.setStatus(202);
+            r.setContentType("text/plain");
+            r.getOutputStream().write(("async execution " + n).getBytes(StandardCharsets.UTF_8));
+          } catch (IOException e) {
+            throw new IllegalStateException(e);
+          } finally {
+            async.complete();
+          }
+        });
+      }
+      case "/big" -> {
+        resp.setContentType("application/octet-stream");
+        OutputStream out = resp.getOutputStream();
+        byte[] chunk = new byte[64 * 1024];
+        for (int i = 0; i < 80; i++) {
+          java.util.Arrays.fill(chunk, (byte) i);
+          out.write(chunk);
+          out.flush();
+          if (i == 15) {
+            bigFirstMegabyteWritten.countDown();
+            await(bigMayFinish);
+          }
+        }
+      }
+      default -> {
+        byte[] body = req.getInputStream().readAllBytes();
+        resp.setStatus(201);
+        resp.setContentType("application/json");
+        resp.getOutputStream().write(("{\"execution\":" + n + ",\"bytes\":" + body.length + "}")
+            .getBytes(StandardCharsets.UTF_8));
+      }
+    }
+  }
+
+  private static void await(CountDownLatch latch) {
+    try {
+      if (!latch.await(30, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("the test never opened the gate");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+}
