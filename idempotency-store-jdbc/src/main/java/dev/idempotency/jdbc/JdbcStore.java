@@ -239,14 +239,20 @@ public final class JdbcStore implements IdempotencyStore {
     }
   }
 
+  /** A live record as a caller would see it, and how long the record has left. */
+  record Found(Acquisition held, Duration expiresIn) {}
+
   /** The live record for {@code key} as {@code requestHash} would see it; empty if none. */
-  Optional<Acquisition> find(String key, String requestHash) {
+  Optional<Found> find(String key, String requestHash) {
     return call(
         "find",
         h ->
             h.createQuery(Sql.FIND)
                 .bind("key", key)
-                .map((rs, ctx) -> liveRecord(rs, requestHash))
+                .map(
+                    (rs, ctx) ->
+                        new Found(
+                            liveRecord(rs, requestHash), micros(rs.getLong("expires_in_micros"))))
                 .findOne());
   }
 
@@ -281,6 +287,23 @@ public final class JdbcStore implements IdempotencyStore {
                   }
                   return written;
                 }));
+  }
+
+  /**
+   * Purges {@code key}, leaving a tombstone for {@code ttl} that {@link #mirror} will not
+   * overwrite, so a copy still in some JVM's mirror queue cannot resurrect the record.
+   *
+   * @return true if a live record was deleted
+   */
+  boolean purgeLeavingTombstone(String key, Duration ttl) {
+    return call(
+        "purge",
+        h ->
+            h.createQuery(Sql.TOMBSTONE)
+                .bind("key", key)
+                .bind("ttlMillis", ttl.toMillis())
+                .mapTo(Boolean.class)
+                .one());
   }
 
   private <T> T call(String operation, HandleCallback<T, RuntimeException> callback) {

@@ -20,6 +20,7 @@ final class Sql {
   static final String PURGE_EXPIRED = load("purge-expired.sql", true);
   static final String FIND = load("find.sql", true);
   static final String MIRROR = load("mirror.sql", true);
+  static final String TOMBSTONE = load("tombstone.sql", true);
 
   private Sql() {}
 

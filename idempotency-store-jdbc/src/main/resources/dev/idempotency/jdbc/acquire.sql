@@ -4,7 +4,8 @@
 -- claims the key; if another transaction claimed it after our snapshot, ON CONFLICT sees that
 -- latest version: the CASEs keep it unchanged when it is live and the RETURNING reports it, so a
 -- lost race still answers in this one round trip. A record is dead when its lock is stale (in
--- flight) or its retention is over (completed).
+-- flight) or its retention is over (completed); a tombstone (token 0, see tombstone.sql) is
+-- dead, and taking it over is not a recovery.
 WITH current_record AS (
   SELECT request_hash, token, status, headers, body, lock_expires_at, expires_at
   FROM idempotency_record
@@ -52,7 +53,7 @@ claim AS (
   RETURNING r.request_hash, r.token, r.status, r.headers, r.body, r.lock_expires_at
 )
 SELECT claim.token = :token AS acquired,
-       EXISTS (SELECT 1 FROM current_record WHERE status IS NULL) AS recovered,
+       EXISTS (SELECT 1 FROM current_record WHERE status IS NULL AND token <> 0) AS recovered,
        request_hash, status, headers, body,
        CAST(floor(extract(epoch FROM lock_expires_at - now()) * 1000000) AS bigint)
          AS lock_expires_in_micros

@@ -5,6 +5,6 @@ SELECT key, request_hash, status, octet_length(body) AS body_size,
        CAST(floor(extract(epoch FROM lock_expires_at - now()) * 1000000) AS bigint)
          AS expires_in_micros
 FROM idempotency_record
-WHERE status IS NULL AND locked_at <= now() - :olderThanMillis * interval '1 millisecond'
+WHERE status IS NULL AND token <> 0 AND locked_at <= now() - :olderThanMillis * interval '1 millisecond'
 ORDER BY locked_at
 LIMIT :limit

@@ -5,4 +5,4 @@ SELECT key, request_hash, status, octet_length(body) AS body_size,
        CAST(floor(extract(epoch FROM coalesce(lock_expires_at, expires_at) - now()) * 1000000)
          AS bigint) AS expires_in_micros
 FROM idempotency_record
-WHERE key = :key AND (status IS NULL OR expires_at > now())
+WHERE key = :key AND token <> 0 AND (status IS NULL OR expires_at > now())
