@@ -49,6 +49,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class IdempotencyFilter implements Filter {
 
+  /** The servlet-context attribute under which a filter from web.xml publishes itself. */
+  public static final String CONTEXT_ATTRIBUTE = IdempotencyFilter.class.getName();
+
   /** The header a replayed response carries. */
   public static final String REPLAYED_HEADER = "Idempotent-Replayed";
 
@@ -106,13 +109,25 @@ public final class IdempotencyFilter implements Filter {
 
   @Override
   public void init(FilterConfig filterConfig) throws ServletException {
-    if (config != null) {
-      return;
+    if (config == null) {
+      Settings settings = Settings.from(filterConfig::getInitParameter);
+      start(settings.config(), openStore(settings), true, Clock.systemUTC(),
+          defaultListener(), null);
+      log.info("idempotency filter on store '{}' ({})", settings.store(), store.name());
     }
-    Settings settings = Settings.from(filterConfig::getInitParameter);
-    start(settings.config(), openStore(settings), true, Clock.systemUTC(),
-        IdempotencyListener.NONE, null);
-    log.info("idempotency filter on store '{}' ({})", settings.store(), store.name());
+    // The operator endpoint and the sample's dashboard find the filter here.
+    filterConfig.getServletContext().setAttribute(CONTEXT_ATTRIBUTE, this);
+  }
+
+  /** Micrometer's global registry when Micrometer is on the classpath; else nothing. */
+  static IdempotencyListener defaultListener() {
+    try {
+      Class.forName("io.micrometer.core.instrument.Metrics", false,
+          IdempotencyFilter.class.getClassLoader());
+    } catch (ClassNotFoundException | LinkageError e) {
+      return IdempotencyListener.NONE;
+    }
+    return MicrometerListener.global();
   }
 
   private static IdempotencyStore openStore(Settings settings) {

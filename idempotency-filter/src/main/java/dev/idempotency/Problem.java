@@ -15,6 +15,7 @@ public enum Problem {
   IN_FLIGHT("in-flight", 409, "Request with this idempotency key is in progress"),
   TOO_LARGE("too-large", 413, "Request body too large for an idempotent request"),
   STORE_UNAVAILABLE("store-unavailable", 503, "Idempotency store unavailable"),
+  BAD_REQUEST("bad-request", 400, "Bad request"),
   UNAUTHORIZED("unauthorized", 401, "Bearer token required"),
   NOT_FOUND("not-found", 404, "No record for this key");
 

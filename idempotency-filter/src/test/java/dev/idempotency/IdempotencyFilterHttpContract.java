@@ -513,8 +513,21 @@ public abstract class IdempotencyFilterHttpContract {
       int sb = b.get(10, TimeUnit.SECONDS).statusCode();
       assertThat(List.of(sa, sb)).allMatch(code -> code == 201 || code == 409);
     }
-    assertThat(app.executionsById).hasSize(pairs);
-    assertThat(app.executionsById.values()).allMatch(count -> count.get() == 1);
+    // SPEC §3: a duplicate is one that arrived less than one window after the first. The client
+    // sends 2 ms apart; the server's own arrival times decide what the spec calls a duplicate.
+    long window = Duration.ofMillis(100).toNanos();
+    int duplicatesByArrival = 0;
+    for (int i = 0; i < pairs; i++) {
+      String id = "pair-" + i;
+      List<Long> arrived = app.arrivals.get(id);
+      assertThat(arrived).hasSize(2);
+      if (Math.abs(arrived.get(1) - arrived.get(0)) < window) {
+        duplicatesByArrival++;
+        assertThat(app.executionsById.get(id)).as("executions of %s", id).hasValue(1);
+      }
+    }
+    // The run is meaningful only if nearly every pair reached the server within the window.
+    assertThat(duplicatesByArrival).isGreaterThanOrEqualTo(pairs * 9 / 10);
   }
 
   @Test

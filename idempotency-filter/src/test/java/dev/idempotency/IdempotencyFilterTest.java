@@ -84,7 +84,7 @@ class IdempotencyFilterTest {
         sendWithKeyHeaders(s, "x".repeat(256)),
         sendWithKeyHeaders(s, "\"" + secret + " with space\""),
         sendWithKeyHeaders(s, "\"" + secret + "\\n\""),
-        sendWithKeyHeaders(s, "\"" + secret)));
+        sendWithKeyHeaders(s, "\"" + secret));
     for (HttpResponse<byte[]> r : bad) {
       assertThat(r.statusCode()).as("case %d", bad.indexOf(r)).isEqualTo(400);
       assertThat(r.headers().firstValue("Content-Type")).contains("application/problem+json");

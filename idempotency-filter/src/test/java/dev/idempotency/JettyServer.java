@@ -27,6 +27,11 @@ public final class JettyServer implements AutoCloseable {
     Server server = new Server(new InetSocketAddress("127.0.0.1", 0));
     ServletContextHandler context = new ServletContextHandler();
     context.setContextPath("/");
+    if (servlet instanceof TestApp app) {
+      FilterHolder recorder = new FilterHolder(app.arrivalRecorder());
+      recorder.setAsyncSupported(true);
+      context.addFilter(recorder, "/*", EnumSet.of(DispatcherType.REQUEST));
+    }
     FilterHolder filterHolder = new FilterHolder(filter);
     filterHolder.setAsyncSupported(true);
     context.addFilter(filterHolder, "/*", EnumSet.of(DispatcherType.REQUEST));

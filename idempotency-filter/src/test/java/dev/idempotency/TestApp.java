@@ -24,6 +24,21 @@ public final class TestApp extends HttpServlet {
   public final AtomicInteger executions = new AtomicInteger();
   /** Executions per {@code X-Test-Id} header, for tests that race many keys. */
   public final Map<String, AtomicInteger> executionsById = new ConcurrentHashMap<>();
+  /** Server-side arrival times (nanoTime) per {@code X-Test-Id}, before the filter runs. */
+  public final Map<String, java.util.List<Long>> arrivals = new ConcurrentHashMap<>();
+
+  /** A filter to put before the one under test: records when requests reached the server. */
+  public jakarta.servlet.Filter arrivalRecorder() {
+    return (request, response, chain) -> {
+      String id = ((HttpServletRequest) request).getHeader("X-Test-Id");
+      if (id != null) {
+        arrivals.computeIfAbsent(id, k -> java.util.Collections.synchronizedList(
+            new java.util.ArrayList<>())).add(System.nanoTime());
+      }
+      chain.doFilter(request, response);
+    };
+  }
+
   /** Opened by the test to let held handlers ({@code ?hold=1}) go on. */
   public volatile CountDownLatch gate = new CountDownLatch(1);
   /** Counted down when a held handler has started. */

@@ -55,6 +55,7 @@ public final class RedisProcess implements AutoCloseable {
   private final List<String> extraArgs;
   private final ConcurrentLinkedDeque<String> log = new ConcurrentLinkedDeque<>();
   private Process process;
+  private boolean paused;
 
   private RedisProcess(int port, Path dir, List<String> extraArgs) {
     this.port = port;
@@ -209,9 +210,13 @@ public final class RedisProcess implements AutoCloseable {
     return process != null && process.isAlive();
   }
 
-  /** Stops the server with SIGTERM and waits for it to exit. */
+  /** Stops the server with SIGTERM (SIGKILL if paused) and waits for it to exit. */
   public synchronized void stop() {
     if (process == null) {
+      return;
+    }
+    if (paused) {
+      kill();
       return;
     }
     process.destroy();
@@ -227,6 +232,42 @@ public final class RedisProcess implements AutoCloseable {
     process.destroyForcibly();
     await(process);
     process = null;
+    paused = false;
+  }
+
+  /**
+   * Freezes the server with SIGSTOP: connections stay open but nothing answers, as with a hung
+   * Redis. {@link #resume()} undoes it.
+   */
+  public synchronized void pause() {
+    signal("STOP");
+    paused = true;
+  }
+
+  /** Lets a {@linkplain #pause() paused} server run again (SIGCONT). */
+  public synchronized void resume() {
+    signal("CONT");
+    paused = false;
+  }
+
+  private void signal(String signal) {
+    if (process == null) {
+      throw new IllegalStateException("redis-server on port " + port + " is not running");
+    }
+    try {
+      Process kill =
+          new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid()))
+              .redirectErrorStream(true)
+              .start();
+      if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+        throw new IllegalStateException("kill -" + signal + " failed for port " + port);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
   }
 
   /** Starts the server again on the same port, with empty data. Stops it first if running. */

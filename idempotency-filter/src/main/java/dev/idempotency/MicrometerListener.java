@@ -1,0 +1,89 @@
+package dev.idempotency;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The meters of SPEC §10 on a Micrometer registry; with the Prometheus registry they appear as
+ * {@code idempotency_requests_total{outcome}}, {@code idempotency_store_seconds{store,op}},
+ * {@code idempotency_stale_recovered_total}, {@code idempotency_inflight} and
+ * {@code idempotency_complete_retries_total{result}}. Thread-safe.
+ *
+ * <p>Only loaded when Micrometer is on the classpath: the filter runs without it.
+ */
+public final class MicrometerListener implements IdempotencyListener {
+
+  private final MeterRegistry registry;
+  private final Counter[] outcomes = new Counter[Outcome.values().length];
+  private final Counter staleRecovered;
+  private final Counter retrySucceeded;
+  private final Counter retryFailed;
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final Map<String, Timer> timers = new ConcurrentHashMap<>();
+
+  /**
+   * A listener on Micrometer's global registry, once per JVM, so two filters (or a redeploy in
+   * one container) share the same meters.
+   */
+  static IdempotencyListener global() {
+    return GLOBAL;
+  }
+
+  private static final MicrometerListener GLOBAL =
+      new MicrometerListener(io.micrometer.core.instrument.Metrics.globalRegistry);
+
+  public MicrometerListener(MeterRegistry registry) {
+    this.registry = registry;
+    for (Outcome outcome : Outcome.values()) {
+      outcomes[outcome.ordinal()] = Counter.builder("idempotency.requests")
+          .description("Requests the idempotency filter handled, by outcome")
+          .tag("outcome", outcome.label())
+          .register(registry);
+    }
+    staleRecovered = Counter.builder("idempotency.stale.recovered")
+        .description("Stale locks of dead owners taken over")
+        .register(registry);
+    retrySucceeded = Counter.builder("idempotency.complete.retries")
+        .tag("result", "succeeded").register(registry);
+    retryFailed = Counter.builder("idempotency.complete.retries")
+        .tag("result", "failed").register(registry);
+    registry.gauge("idempotency.inflight", inFlight);
+  }
+
+  @Override
+  public void outcome(Outcome outcome) {
+    outcomes[outcome.ordinal()].increment();
+  }
+
+  @Override
+  public void storeCall(String store, String op, long nanos) {
+    timers.computeIfAbsent(store + '\0' + op, k -> Timer.builder("idempotency.store")
+        .description("Store round trips by store and operation")
+        .tags("store", store, "op", op)
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofMillis(1).dividedBy(20))
+        .maximumExpectedValue(Duration.ofSeconds(10))
+        .register(registry)).record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  @Override
+  public void staleRecovered() {
+    staleRecovered.increment();
+  }
+
+  @Override
+  public void inFlight(int delta) {
+    inFlight.addAndGet(delta);
+  }
+
+  @Override
+  public void completeRetried(boolean succeeded) {
+    (succeeded ? retrySucceeded : retryFailed).increment();
+  }
+}

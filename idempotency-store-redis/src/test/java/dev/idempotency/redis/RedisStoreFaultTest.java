@@ -1,0 +1,139 @@
+package dev.idempotency.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.idempotency.spi.Acquisition;
+import dev.idempotency.spi.StoreException;
+import dev.idempotency.spi.StoredResponse;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** Redis going away under a running store: killed, restarted, hung; and failing at start-up. */
+class RedisStoreFaultTest {
+
+  private static final Duration LOCK = Duration.ofSeconds(30);
+  private static final Duration RETENTION = Duration.ofHours(1);
+
+  private static String key() {
+    return "fault:" + UUID.randomUUID();
+  }
+
+  @Test
+  void sameStoreWorksAgainAfterRedisIsKilledAndRestarted() throws Exception {
+    try (RedisProcess redis = RedisProcess.start();
+        RedisStore store = RedisStore.builder(redis.uri()).build()) {
+      assertThat(store.acquire(key(), "h", LOCK, RETENTION))
+          .isInstanceOf(Acquisition.Acquired.class);
+
+      redis.kill();
+      long start = System.nanoTime();
+      assertThatThrownBy(() -> store.acquire(key(), "h", LOCK, RETENTION))
+          .isInstanceOf(StoreException.class)
+          .hasMessageContaining("127.0.0.1:" + redis.port());
+      assertThat(Duration.ofNanos(System.nanoTime() - start))
+          .as("a dead Redis fails the call at once, it does not wait for a timeout")
+          .isLessThan(Duration.ofMillis(900));
+
+      redis.restart();
+      String key = key();
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .pollInterval(Duration.ofMillis(20))
+          .ignoreExceptionsInstanceOf(StoreException.class)
+          .until(() -> store.acquire(key, "h", LOCK, RETENTION) instanceof Acquisition.Acquired);
+      // The scripts were lost with the old process: EVALSHA falls back to EVAL.
+      long token = ((Acquisition.Acquired) store.acquire(key() , "h", LOCK, RETENTION)).token();
+      assertThat(token).isNotZero();
+    }
+  }
+
+  @Test
+  void waitersAreWokenWhenTheSubscriptionComesBackAfterARestart() throws Exception {
+    try (RedisProcess redis = RedisProcess.start();
+        RedisStore store = RedisStore.builder(redis.uri()).build()) {
+      CompletableFuture<Void> waiter = store.watch(key());
+      redis.kill();
+      redis.restart();
+      // Whatever completed while the subscription was down went unheard: waiters look again.
+      waiter.get(10, TimeUnit.SECONDS);
+
+      // And the resubscribed pattern carries notifications again.
+      String key = key();
+      long token = ((Acquisition.Acquired) acquireEventually(store, key)).token();
+      CompletableFuture<Void> next = store.watch(key);
+      try (RedisStore other = RedisStore.builder(redis.uri()).build()) {
+        CompletableFuture<Void> remote = other.watch(key);
+        store.complete(key, token, new StoredResponse(200, Map.of(), new byte[0]), RETENTION);
+        remote.get(5, TimeUnit.SECONDS);
+      }
+      assertThat(next).isCompleted();
+    }
+  }
+
+  private static Acquisition acquireEventually(RedisStore store, String key) {
+    Acquisition[] last = new Acquisition[1];
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(20))
+        .ignoreExceptionsInstanceOf(StoreException.class)
+        .until(() -> (last[0] = store.acquire(key, "h", LOCK, RETENTION)) != null);
+    return last[0];
+  }
+
+  @Test
+  void hungRedisFailsTheCallAfterTheCommandTimeout() {
+    try (RedisProcess redis = RedisProcess.start();
+        RedisStore store =
+            RedisStore.builder(redis.uri()).commandTimeout(Duration.ofMillis(300)).build()) {
+      redis.pause();
+      try {
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> store.acquire(key(), "h", LOCK, RETENTION))
+            .isInstanceOf(StoreException.class)
+            .hasMessageContaining("timed out");
+        assertThat(Duration.ofNanos(System.nanoTime() - start))
+            .isBetween(Duration.ofMillis(250), Duration.ofSeconds(3));
+      } finally {
+        redis.resume();
+      }
+      String key = key();
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .ignoreExceptionsInstanceOf(StoreException.class)
+          .until(() -> store.acquire(key, "h", LOCK, RETENTION) instanceof Acquisition.Acquired);
+    }
+  }
+
+  @Test
+  void startUpFailureNamesTheAddressButNotThePassword() {
+    int port = RedisProcess.freePort(false);
+    assertThatThrownBy(
+            () -> RedisStore.builder("redis://:s3cret@127.0.0.1:" + port).build())
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("cannot connect to Redis at 127.0.0.1:" + port)
+        .satisfies(e -> assertThat(e.getMessage()).doesNotContain("s3cret"));
+  }
+
+  @Test
+  void wrongPasswordFailsStartUpWithoutShowingIt() {
+    try (RedisProcess redis =
+        RedisProcess.start(RedisProcess.freePort(false), java.util.List.of("--requirepass", "right"))) {
+      assertThatThrownBy(
+              () -> RedisStore.builder("redis://:wrong@127.0.0.1:" + redis.port()).build())
+          .isInstanceOf(StoreException.class)
+          .hasMessageContaining("127.0.0.1:" + redis.port())
+          .satisfies(e -> assertThat(e.getMessage()).doesNotContain("wrong"));
+      try (RedisStore store =
+          RedisStore.builder("redis://:right@127.0.0.1:" + redis.port()).build()) {
+        assertThat(store.acquire(key(), "h", LOCK, RETENTION))
+            .isInstanceOf(Acquisition.Acquired.class);
+      }
+    }
+  }
+}

@@ -1,0 +1,171 @@
+package dev.idempotency.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.idempotency.spi.Acquisition;
+import dev.idempotency.spi.StoredResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * What one operation costs on the server, counted with {@code INFO commandstats}: the client
+ * sends exactly one {@code EVALSHA}; everything else the server counts is a call inside that
+ * script. The expected maps are exact, so any extra command the client sent would show.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class RedisStoreRoundTripTest {
+
+  private static final Duration LOCK = Duration.ofSeconds(30);
+  private static final Duration RETENTION = Duration.ofHours(1);
+
+  private RedisProcess redis;
+  private RedisStore store;
+
+  @BeforeAll
+  void start() {
+    redis = RedisProcess.start();
+    store = RedisStore.builder(redis.uri()).build();
+  }
+
+  @AfterAll
+  void stop() {
+    store.close();
+    redis.close();
+  }
+
+  /** Commands run between two snapshots, without the INFO and CONFIG calls of the test. */
+  private Map<String, Long> commandsDuring(Runnable operation) {
+    Map<String, Long> before = redis.commandCalls();
+    operation.run();
+    Map<String, Long> after = redis.commandCalls();
+    Map<String, Long> diff = new HashMap<>();
+    after.forEach(
+        (command, calls) -> {
+          long delta = calls - before.getOrDefault(command, 0L);
+          if (delta != 0 && !command.equals("info") && !command.startsWith("config")) {
+            diff.put(command, delta);
+          }
+        });
+    return diff;
+  }
+
+  @Test
+  void acquireCompleteAndReplayAreOneEvalshaEach() {
+    String key = UUID.randomUUID().toString();
+    long[] token = new long[1];
+    StoredResponse response =
+        new StoredResponse(
+            201,
+            Map.of("Content-Type", List.of("application/json")),
+            "{\"id\":1}".getBytes(StandardCharsets.UTF_8));
+
+    Map<String, Long> acquire =
+        commandsDuring(
+            () ->
+                token[0] =
+                    ((Acquisition.Acquired) store.acquire(key, "h", LOCK, RETENTION)).token());
+    assertThat(acquire)
+        .as("a first acquire")
+        .isEqualTo(Map.of("evalsha", 1L, "time", 1L, "hmget", 1L, "hset", 1L, "pexpire", 1L));
+
+    Map<String, Long> complete =
+        commandsDuring(() -> assertThat(store.complete(key, token[0], response, RETENTION)).isTrue());
+    assertThat(complete)
+        .as("a complete")
+        .isEqualTo(
+            Map.of(
+                "evalsha", 1L, "hmget", 1L, "hset", 1L, "hdel", 1L, "pexpire", 1L, "publish",
+                1L));
+
+    Map<String, Long> replay =
+        commandsDuring(
+            () ->
+                assertThat(store.acquire(key, "h", LOCK, RETENTION))
+                    .isEqualTo(new Acquisition.Completed(response)));
+    assertThat(replay).as("a replay").isEqualTo(Map.of("evalsha", 1L, "time", 1L, "hmget", 2L));
+  }
+
+  @Test
+  void inFlightAnswerIsOneEvalsha() {
+    String key = UUID.randomUUID().toString();
+    store.acquire(key, "h", LOCK, RETENTION);
+    Map<String, Long> inFlight =
+        commandsDuring(
+            () ->
+                assertThat(store.acquire(key, "h", LOCK, RETENTION))
+                    .isInstanceOf(Acquisition.InFlight.class));
+    assertThat(inFlight).isEqualTo(Map.of("evalsha", 1L, "time", 1L, "hmget", 1L));
+  }
+
+  @Test
+  void scriptsAreSentAgainAfterTheServerForgetsThem() {
+    // Its own server: the flush must not make the exact counts of the other tests include EVAL.
+    try (RedisProcess flushed = RedisProcess.start();
+        RedisStore store = RedisStore.builder(flushed.uri()).build()) {
+      flushed.call("SCRIPT", "FLUSH");
+      String key = UUID.randomUUID().toString();
+      assertThat(store.acquire(key, "h", LOCK, RETENTION)).isInstanceOf(Acquisition.Acquired.class);
+      assertThat(flushed.commandCalls("eval")).isEqualTo(1);
+
+      assertThat(store.acquire(key, "h", LOCK, RETENTION)).isInstanceOf(Acquisition.InFlight.class);
+      assertThat(flushed.commandCalls("eval")).as("cached again by the EVAL").isEqualTo(1);
+    }
+  }
+
+  @Test
+  void recordIsAHashWithTheBodyAsRawBytesAndATtl() {
+    String key = UUID.randomUUID().toString();
+    long token = ((Acquisition.Acquired) store.acquire(key, "h", LOCK, RETENTION)).token();
+    byte[] body = "plain body, not base64".getBytes(StandardCharsets.US_ASCII);
+    store.complete(key, token, new StoredResponse(200, Map.of(), body), RETENTION);
+
+    String redisKey = RedisStore.DEFAULT_KEY_PREFIX + key;
+    assertThat(redis.call("TYPE", redisKey)).isEqualTo("hash");
+    assertThat(redis.call("HGET", redisKey, "b")).isEqualTo("plain body, not base64");
+    assertThat(redis.call("HSTRLEN", redisKey, "b")).isEqualTo((long) body.length);
+    assertThat((Long) redis.call("PTTL", redisKey))
+        .isPositive()
+        .isLessThanOrEqualTo(RETENTION.toMillis());
+  }
+
+  @Test
+  void lockIsStampedWithTheRedisServerClock() {
+    String key = UUID.randomUUID().toString();
+    long before = serverMillis();
+    store.acquire(key, "h", LOCK, RETENTION);
+    long after = serverMillis();
+
+    String redisKey = RedisStore.DEFAULT_KEY_PREFIX + key;
+    long locked = Long.parseLong((String) redis.call("HGET", redisKey, "l"));
+    long expires = Long.parseLong((String) redis.call("HGET", redisKey, "e"));
+    assertThat(locked).isBetween(before, after);
+    assertThat(expires).isEqualTo(locked + LOCK.toMillis());
+  }
+
+  @Test
+  void keyPrefixIsConfigurable() {
+    try (RedisStore prefixed = RedisStore.builder(redis.uri()).keyPrefix("other:").build()) {
+      String key = UUID.randomUUID().toString();
+      prefixed.acquire(key, "h", LOCK, RETENTION);
+      assertThat(redis.call("EXISTS", "other:" + key)).isEqualTo(1L);
+      assertThat(redis.call("EXISTS", RedisStore.DEFAULT_KEY_PREFIX + key)).isEqualTo(0L);
+      assertThat(store.acquire(key, "h", LOCK, RETENTION))
+          .as("stores with other prefixes do not share keys")
+          .isInstanceOf(Acquisition.Acquired.class);
+    }
+  }
+
+  private long serverMillis() {
+    List<?> time = (List<?>) redis.call("TIME");
+    return Long.parseLong((String) time.get(0)) * 1000
+        + Long.parseLong((String) time.get(1)) / 1000;
+  }
+}

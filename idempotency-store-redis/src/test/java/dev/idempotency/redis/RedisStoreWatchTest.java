@@ -1,0 +1,117 @@
+package dev.idempotency.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.idempotency.spi.Acquisition;
+import dev.idempotency.spi.StoredResponse;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/** {@code in-flight=wait} across JVMs: a waiter on one store woken by the owner on another. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class RedisStoreWatchTest {
+
+  private static final Duration LOCK = Duration.ofSeconds(30);
+  private static final Duration RETENTION = Duration.ofHours(1);
+  private static final StoredResponse OK = new StoredResponse(200, Map.of(), new byte[] {1});
+
+  private RedisProcess redis;
+  private RedisStore owner;
+  private RedisStore waiter;
+
+  @BeforeAll
+  void start() {
+    redis = RedisProcess.start();
+    owner = RedisStore.builder(redis.uri()).build();
+    waiter = RedisStore.builder(redis.uri()).build();
+  }
+
+  @AfterAll
+  void stop() {
+    owner.close();
+    waiter.close();
+    redis.close();
+  }
+
+  private static String key() {
+    return "watch:" + UUID.randomUUID();
+  }
+
+  @Test
+  void waiterOnAnotherStoreIsWokenWithinASecondOfTheCompletion() {
+    for (int round = 0; round < 20; round++) {
+      String key = key();
+      long token = ((Acquisition.Acquired) owner.acquire(key, "h", LOCK, RETENTION)).token();
+      // Subscribe before acquire, as the filter does; the second acquire sees the owner.
+      CompletableFuture<Void> woken = waiter.watch(key);
+      assertThat(waiter.acquire(key, "h", LOCK, RETENTION))
+          .isInstanceOf(Acquisition.InFlight.class);
+      assertThat(woken).isNotDone();
+
+      long completed = System.nanoTime();
+      owner.complete(key, token, OK, RETENTION);
+      long[] wokenAt = new long[1];
+      woken.thenRun(() -> wokenAt[0] = System.nanoTime());
+      await()
+          .atMost(Duration.ofSeconds(1))
+          .pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofMillis(1))
+          .until(woken::isDone);
+      assertThat(Duration.ofNanos(wokenAt[0] - completed)).isLessThan(Duration.ofSeconds(1));
+      assertThat(waiter.acquire(key, "h", LOCK, RETENTION))
+          .isEqualTo(new Acquisition.Completed(OK));
+    }
+  }
+
+  @Test
+  void releaseAndPurgeWakeWaitersToo() throws Exception {
+    String released = key();
+    long token = ((Acquisition.Acquired) owner.acquire(released, "h", LOCK, RETENTION)).token();
+    CompletableFuture<Void> onRelease = waiter.watch(released);
+    owner.release(released, token);
+    onRelease.get(5, TimeUnit.SECONDS);
+
+    String purged = key();
+    owner.acquire(purged, "h", LOCK, RETENTION);
+    CompletableFuture<Void> onPurge = waiter.watch(purged);
+    owner.purge(purged);
+    onPurge.get(5, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void everyWaiterOfAKeyIsWokenAndOtherKeysAreNot() throws Exception {
+    String key = key();
+    String other = key();
+    long token = ((Acquisition.Acquired) owner.acquire(key, "h", LOCK, RETENTION)).token();
+    CompletableFuture<Void> a = waiter.watch(key);
+    CompletableFuture<Void> b = waiter.watch(key);
+    CompletableFuture<Void> local = owner.watch(key);
+    CompletableFuture<Void> unrelated = waiter.watch(other);
+    owner.complete(key, token, OK, RETENTION);
+    CompletableFuture.allOf(a, b, local).get(5, TimeUnit.SECONDS);
+    assertThat(unrelated).isNotDone();
+    unrelated.cancel(false);
+  }
+
+  @Test
+  void aCancelledWaiterIsForgottenWithoutDisturbingOthers() throws Exception {
+    String key = key();
+    long token = ((Acquisition.Acquired) owner.acquire(key, "h", LOCK, RETENTION)).token();
+    int before = waiter.waiting();
+    CompletableFuture<Void> givesUp = waiter.watch(key);
+    CompletableFuture<Void> stays = waiter.watch(key);
+    givesUp.cancel(false);
+    assertThat(waiter.waiting()).isEqualTo(before + 1);
+    owner.complete(key, token, OK, RETENTION);
+    stays.get(5, TimeUnit.SECONDS);
+    assertThat(waiter.waiting()).isEqualTo(before);
+  }
+}
