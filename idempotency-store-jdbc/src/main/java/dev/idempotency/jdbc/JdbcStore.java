@@ -37,6 +37,8 @@ import org.slf4j.LoggerFactory;
  * token. Lock age and expiry are judged by the database's clock ({@code now()}), never the JVM's.
  * Expired rows are deleted in bounded batches by a background daemon thread, never on the request
  * path. Failures (connection refused, timeouts, SQL errors) surface as {@link StoreException}.
+ * After three connection failures in a row, calls fail at once instead of each waiting for the
+ * pool's connection timeout; one call a second tries the database again.
  *
  * <p>Built with {@link #builder()}: from a URL (the store then owns a HikariCP pool and closes it)
  * or from the application's {@link DataSource} (never closed by the store). Thread-safe.
@@ -46,11 +48,15 @@ public final class JdbcStore implements IdempotencyStore {
   private static final Logger log = LoggerFactory.getLogger(JdbcStore.class);
   private static final String NAME = "jdbc";
   private static final int MAX_PURGE_BATCHES_PER_RUN = 100;
+  private static final int BREAKER_FAILURES = 3;
+  private static final Duration BREAKER_COOL_DOWN = Duration.ofSeconds(1);
 
   private final Jdbi jdbi;
   private final HikariDataSource ownedPool;
   private final ScheduledExecutorService purger;
   private final int purgeBatchSize;
+  private final CircuitBreaker breaker =
+      new CircuitBreaker(java.time.Clock.systemUTC(), BREAKER_FAILURES, BREAKER_COOL_DOWN);
 
   private JdbcStore(DataSource dataSource, HikariDataSource ownedPool, Builder builder) {
     this.jdbi = Jdbi.create(dataSource);
@@ -307,13 +313,40 @@ public final class JdbcStore implements IdempotencyStore {
   }
 
   private <T> T call(String operation, HandleCallback<T, RuntimeException> callback) {
+    if (!breaker.allows()) {
+      throw new StoreException(
+          NAME,
+          operation + " failed: database unreachable (one call tries it again every "
+              + BREAKER_COOL_DOWN.toMillis() + " ms)",
+          null);
+    }
     try {
-      return jdbi.withHandle(callback);
+      T result = jdbi.withHandle(callback);
+      breaker.onSuccess();
+      return result;
     } catch (StoreException e) {
       throw e;
     } catch (RuntimeException e) {
+      if (connectionLost(e) && breaker.onFailure()) {
+        log.warn("database unreachable ({}); failing fast, trying again every {} ms",
+            rootMessage(e), BREAKER_COOL_DOWN.toMillis());
+      }
       throw new StoreException(NAME, operation + " failed: " + rootMessage(e), e);
     }
+  }
+
+  /** No connection to be had, or it broke: SQLState class 08, or the server shutting down. */
+  private static boolean connectionLost(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof org.jdbi.v3.core.ConnectionException) {
+        return true;
+      }
+      if (t instanceof SQLException sql && sql.getSQLState() != null
+          && (sql.getSQLState().startsWith("08") || sql.getSQLState().startsWith("57P"))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static String rootMessage(Throwable e) {
