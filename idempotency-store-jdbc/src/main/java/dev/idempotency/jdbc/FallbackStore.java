@@ -77,6 +77,8 @@ public final class FallbackStore implements IdempotencyStore {
    * @param mirrored records copied to JDBC by the write-behind queue
    * @param mirrorDropped records not copied: queue full, or JDBC failing
    * @param mirrorPending records waiting in the queue or being written
+   * @param rescued claims made on the primary whose {@code complete} found it dead and wrote
+   *     the response to JDBC instead
    * @param lastMirrorLag time from a completion to its copy's commit, for the last batch
    * @param maxMirrorLag the largest such time seen
    */
@@ -88,6 +90,7 @@ public final class FallbackStore implements IdempotencyStore {
       long mirrored,
       long mirrorDropped,
       int mirrorPending,
+      long rescued,
       Duration lastMirrorLag,
       Duration maxMirrorLag) {}
 
@@ -114,6 +117,7 @@ public final class FallbackStore implements IdempotencyStore {
   private final AtomicLong fallbacks = new AtomicLong();
   private final AtomicLong mirrored = new AtomicLong();
   private final AtomicLong mirrorDropped = new AtomicLong();
+  private final AtomicLong rescued = new AtomicLong();
   private final AtomicBoolean sweeping = new AtomicBoolean();
   private volatile int mirrorInProgress;
   private volatile long lastMirrorLagNanos;
@@ -274,6 +278,7 @@ public final class FallbackStore implements IdempotencyStore {
       boolean written = secondary.mirror(List.of(record))[0];
       secondaryBreaker.onSuccess();
       fallbacks.incrementAndGet();
+      rescued.incrementAndGet();
       return written;
     } catch (StoreException e) {
       secondaryFailed("complete", e);
@@ -591,6 +596,7 @@ public final class FallbackStore implements IdempotencyStore {
         mirrored.get(),
         mirrorDropped.get(),
         mirrorQueue.size() + mirrorInProgress,
+        rescued.get(),
         Duration.ofNanos(lastMirrorLagNanos),
         Duration.ofNanos(maxMirrorLagNanos));
   }

@@ -216,6 +216,7 @@ class FallbackStoreTest {
     assertThat(store.complete(key, token, response("late"), RETENTION)).isTrue();
 
     assertThat(store.acquire(key, "h", LOCK, RETENTION)).isEqualTo(new Completed(response("late")));
+    assertThat(store.state().rescued()).isEqualTo(1);
   }
 
   @Test

@@ -272,11 +272,12 @@ class StoreOutageHttpTest {
         "CHAOS redis killed: %d requests executing under a lock at the kill (claims in flight),"
             + " %d completions waiting in the mirror queue, mirror lag last %.2f ms / max %.2f ms;"
             + " serving from jdbc %d ms after the kill; slowest request sent after the kill"
-            + " %d ms; %d keys answered before the kill, %d during the outage; fallbacks %d%n",
+            + " %d ms; %d keys answered before the kill, %d during the outage; fallbacks %d;"
+            + " claims made on redis completed into jdbc after the kill %d%n",
         inFlightAtKill, atKill.mirrorPending(), atKill.lastMirrorLag().toNanos() / 1e6,
         atKill.maxMirrorLag().toNanos() / 1e6, servingJdbcAfterMillis,
         load.slowestNanos.get() / 1_000_000, answeredAtKill, answeredDuringOutage,
-        afterKill.fallbacks());
+        afterKill.fallbacks(), afterKill.rescued());
     assertThat(answeredDuringOutage).as("keys answered on jdbc").isGreaterThan(50);
     assertThat(Duration.ofNanos(load.slowestNanos.get()))
         .as("slowest request sent after the kill")
