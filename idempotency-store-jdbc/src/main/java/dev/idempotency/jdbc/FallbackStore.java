@@ -1,0 +1,703 @@
+package dev.idempotency.jdbc;
+
+import dev.idempotency.spi.Acquisition;
+import dev.idempotency.spi.Acquisition.Acquired;
+import dev.idempotency.spi.Acquisition.Completed;
+import dev.idempotency.spi.IdempotencyStore;
+import dev.idempotency.spi.RecordInfo;
+import dev.idempotency.spi.StoreException;
+import dev.idempotency.spi.StoredResponse;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code redis+jdbc} store (SPEC §8): a fast primary store (Redis) backed by a
+ * {@link JdbcStore}.
+ *
+ * <ul>
+ *   <li>Requests go to the primary. When it fails ({@link StoreException}: connection lost,
+ *       timeout), the call is answered by the JDBC store, and after {@code failureThreshold}
+ *       failures in a row a circuit breaker opens: requests go straight to JDBC without paying a
+ *       Redis timeout. After {@code coolDown}, one request probes Redis (half-open); its success
+ *       brings traffic back.
+ *   <li>Completed records kept at least {@code mirrorMinRetention} (keyed records, not
+ *       fingerprint ones) are copied to JDBC by a bounded write-behind queue on a background
+ *       thread, in batches, off the request path; when the queue is full a record is dropped and
+ *       counted. Until its copy lands, a fallback acquire in this JVM answers from the queue.
+ *   <li>A claim is completed, released and renewed on the store that issued its token. If the
+ *       primary dies while a request runs, its {@code complete} writes the response to JDBC.
+ *   <li>When the primary grants a claim, the JDBC store is read once (a primary-key SELECT):
+ *       a record it holds — completed or claimed while Redis was away, or mirrored before Redis
+ *       lost its data — wins, and a completed one is copied back to Redis.
+ *   <li>Both stores down: {@link StoreException}; the filter's fail mode answers. While the JDBC
+ *       breaker is open too, that costs no timeout either.
+ * </ul>
+ *
+ * <p>The window that remains: a claim in flight on Redis when it dies can be executed again if a
+ * retry of it reaches JDBC before the first execution finished; and a record completed in
+ * another JVM less than that JVM's mirror lag before the kill is not in JDBC yet.
+ *
+ * <p>Closing this store closes both stores it wraps. Thread-safe.
+ */
+public final class FallbackStore implements IdempotencyStore {
+
+  /** A circuit breaker's state. */
+  public enum Breaker {
+    /** Calls go to the store. */
+    CLOSED,
+    /** The store failed: calls skip it until the cool-down is over. */
+    OPEN,
+    /** One probe call is trying the store; the others still skip it. */
+    HALF_OPEN
+  }
+
+  /**
+   * What the store is doing, for metrics and dashboards. Immutable.
+   *
+   * @param breaker the primary (Redis) breaker
+   * @param serving the name of the store new requests go to: the primary's, or {@code jdbc}
+   * @param jdbcBreaker the breaker in front of the JDBC store
+   * @param fallbacks operations answered by JDBC because the primary was down
+   * @param mirrored records copied to JDBC by the write-behind queue
+   * @param mirrorDropped records not copied: queue full, or JDBC failing
+   * @param mirrorPending records waiting in the queue or being written
+   * @param rescued claims made on the primary whose {@code complete} found it dead and wrote
+   *     the response to JDBC instead
+   * @param lastMirrorLag time from a completion to its copy's commit, for the last batch
+   * @param maxMirrorLag the largest such time seen
+   */
+  public record State(
+      Breaker breaker,
+      String serving,
+      Breaker jdbcBreaker,
+      long fallbacks,
+      long mirrored,
+      long mirrorDropped,
+      int mirrorPending,
+      long rescued,
+      Duration lastMirrorLag,
+      Duration maxMirrorLag) {}
+
+  private static final Logger log = LoggerFactory.getLogger(FallbackStore.class);
+  private static final String NAME = "redis+jdbc";
+  private static final int MIRROR_BATCH = 128;
+  private static final long WATCH_POLL_MS = 250;
+  /** Longer than any mirror lag: a purged key's late copy must find the tombstone. */
+  private static final Duration TOMBSTONE_TTL = Duration.ofMinutes(1);
+
+  private final IdempotencyStore primary;
+  private final JdbcStore secondary;
+  private final Clock clock;
+  private final CircuitBreaker primaryBreaker;
+  private final CircuitBreaker secondaryBreaker;
+  private final Duration coolDown;
+  private final Duration mirrorMinRetention;
+  private final int maxRoutes;
+  private final ConcurrentHashMap<Claim, Route> routes = new ConcurrentHashMap<>();
+  private final ArrayBlockingQueue<Pending> mirrorQueue;
+  private final ConcurrentHashMap<String, CompletedRecord> mirrorPending =
+      new ConcurrentHashMap<>();
+  private final Thread mirrorThread;
+  private final AtomicLong fallbacks = new AtomicLong();
+  private final AtomicLong mirrored = new AtomicLong();
+  private final AtomicLong mirrorDropped = new AtomicLong();
+  private final AtomicLong rescued = new AtomicLong();
+  private final AtomicBoolean sweeping = new AtomicBoolean();
+  private volatile int mirrorInProgress;
+  private volatile long lastMirrorLagNanos;
+  private volatile long maxMirrorLagNanos;
+  private volatile boolean mirrorFailing;
+  private volatile boolean closed;
+
+  /** Which claim: a key and the token its owner holds. */
+  private record Claim(String key, long token) {}
+
+  /** Where a claim was made, the request hash a mirror needs, and when its lock runs out. */
+  private record Route(boolean primary, String requestHash, Instant lockExpires) {}
+
+  private record Pending(CompletedRecord record, long enqueuedNanos) {}
+
+  private FallbackStore(Builder builder) {
+    this.primary = builder.primary;
+    this.secondary = builder.secondary;
+    this.clock = builder.clock;
+    this.coolDown = builder.coolDown;
+    this.primaryBreaker = new CircuitBreaker(clock, builder.failureThreshold, coolDown);
+    this.secondaryBreaker = new CircuitBreaker(clock, builder.failureThreshold, coolDown);
+    this.mirrorMinRetention = builder.mirrorMinRetention;
+    this.maxRoutes = builder.maxRoutes;
+    this.mirrorQueue = new ArrayBlockingQueue<>(builder.mirrorQueueCapacity);
+    this.mirrorThread = new Thread(this::mirrorLoop, "idempotency-mirror");
+    mirrorThread.setDaemon(true);
+    mirrorThread.start();
+  }
+
+  /** A builder over a primary store (a {@code RedisStore}) and the JDBC store behind it. */
+  public static Builder builder(IdempotencyStore primary, JdbcStore secondary) {
+    return new Builder(primary, secondary);
+  }
+
+  @Override
+  public Acquisition acquire(
+      String key, String requestHash, Duration lockTimeout, Duration retention) {
+    if (primaryBreaker.allows()) {
+      Acquisition acquisition;
+      try {
+        acquisition = primary.acquire(key, requestHash, lockTimeout, retention);
+      } catch (StoreException e) {
+        primaryFailed("acquire", e);
+        return acquireOnSecondary(key, requestHash, lockTimeout, retention, e);
+      }
+      primarySucceeded();
+      if (acquisition instanceof Acquired acquired) {
+        return checkSecondary(key, requestHash, acquired, lockTimeout);
+      }
+      return acquisition;
+    }
+    return acquireOnSecondary(key, requestHash, lockTimeout, retention, null);
+  }
+
+  /**
+   * The primary granted a claim. JDBC may still hold the key: completed or claimed while the
+   * primary was away, or mirrored before the primary lost its data. What it holds wins.
+   */
+  private Acquisition checkSecondary(
+      String key, String requestHash, Acquired acquired, Duration lockTimeout) {
+    Optional<JdbcStore.Found> found = Optional.empty();
+    if (secondaryBreaker.allows()) {
+      try {
+        found = secondary.find(key, requestHash);
+        secondaryBreaker.onSuccess();
+      } catch (StoreException e) {
+        secondaryFailed("find", e);
+      }
+    }
+    if (found.isEmpty()) {
+      route(key, acquired.token(), true, requestHash, lockTimeout);
+      return acquired;
+    }
+    Acquisition held = found.get().held();
+    try {
+      if (held instanceof Completed completed) {
+        primary.complete(key, acquired.token(), completed.response(), found.get().expiresIn());
+      } else {
+        primary.release(key, acquired.token());
+      }
+    } catch (StoreException e) {
+      // The claim on the primary expires by itself; JDBC keeps answering for the key.
+      primaryFailed("repair", e);
+    }
+    return held;
+  }
+
+  private Acquisition acquireOnSecondary(
+      String key,
+      String requestHash,
+      Duration lockTimeout,
+      Duration retention,
+      StoreException primaryError) {
+    CompletedRecord queued = mirrorPending.get(key);
+    if (queued != null) {
+      // Completed here moments ago and still on its way to JDBC.
+      return queued.requestHash().equals(requestHash)
+          ? new Completed(queued.response())
+          : Acquisition.MISMATCH;
+    }
+    if (!secondaryBreaker.allows()) {
+      throw bothDown("acquire", primaryError, null);
+    }
+    Acquisition acquisition;
+    try {
+      acquisition = secondary.acquire(key, requestHash, lockTimeout, retention);
+    } catch (StoreException e) {
+      secondaryFailed("acquire", e);
+      throw bothDown("acquire", primaryError, e);
+    }
+    secondaryBreaker.onSuccess();
+    fallbacks.incrementAndGet();
+    if (acquisition instanceof Acquired acquired) {
+      route(key, acquired.token(), false, requestHash, lockTimeout);
+    }
+    return acquisition;
+  }
+
+  @Override
+  public boolean complete(String key, long token, StoredResponse response, Duration retention) {
+    Claim claim = new Claim(key, token);
+    Route route = routes.get(claim);
+    boolean done;
+    if (route == null) {
+      done = completeUnrouted(key, token, response, retention);
+    } else if (route.primary()) {
+      done = completeOnPrimary(key, token, route.requestHash(), response, retention);
+    } else {
+      done = secondary.complete(key, token, response, retention);
+    }
+    routes.remove(claim);
+    return done;
+  }
+
+  private boolean completeOnPrimary(
+      String key, long token, String requestHash, StoredResponse response, Duration retention) {
+    CompletedRecord record = new CompletedRecord(key, requestHash, token, response, retention);
+    StoreException primaryError = null;
+    if (primaryBreaker.allows()) {
+      try {
+        boolean done = primary.complete(key, token, response, retention);
+        primarySucceeded();
+        if (done && retention.compareTo(mirrorMinRetention) >= 0) {
+          enqueueMirror(record);
+        }
+        return done;
+      } catch (StoreException e) {
+        primaryFailed("complete", e);
+        primaryError = e;
+      }
+    }
+    // The primary went away while the request ran: keep its response where the fallback looks.
+    if (!secondaryBreaker.allows()) {
+      throw bothDown("complete", primaryError, null);
+    }
+    try {
+      boolean written = secondary.mirror(List.of(record))[0];
+      secondaryBreaker.onSuccess();
+      fallbacks.incrementAndGet();
+      rescued.incrementAndGet();
+      return written;
+    } catch (StoreException e) {
+      secondaryFailed("complete", e);
+      throw bothDown("complete", primaryError, e);
+    }
+  }
+
+  /** A token this instance has no route for (its route was swept): try both stores. */
+  private boolean completeUnrouted(
+      String key, long token, StoredResponse response, Duration retention) {
+    if (primaryBreaker.allows()) {
+      try {
+        if (primary.complete(key, token, response, retention)) {
+          primarySucceeded();
+          return true;
+        }
+      } catch (StoreException e) {
+        primaryFailed("complete", e);
+      }
+    }
+    return secondary.complete(key, token, response, retention);
+  }
+
+  @Override
+  public boolean release(String key, long token) {
+    Claim claim = new Claim(key, token);
+    Route route = routes.get(claim);
+    boolean done;
+    if (route != null && !route.primary()) {
+      done = secondary.release(key, token);
+    } else if (route != null) {
+      done = onPrimary("release", () -> primary.release(key, token));
+    } else {
+      done = releaseUnrouted(key, token);
+    }
+    routes.remove(claim);
+    return done;
+  }
+
+  private boolean releaseUnrouted(String key, long token) {
+    if (primaryBreaker.allows()) {
+      try {
+        if (primary.release(key, token)) {
+          primarySucceeded();
+          return true;
+        }
+      } catch (StoreException e) {
+        primaryFailed("release", e);
+      }
+    }
+    return secondary.release(key, token);
+  }
+
+  @Override
+  public boolean renew(String key, long token, Duration lockTimeout) {
+    Claim claim = new Claim(key, token);
+    Route route = routes.get(claim);
+    boolean primaryRoute = route == null || route.primary();
+    boolean done =
+        primaryRoute
+            ? onPrimary("renew", () -> primary.renew(key, token, lockTimeout))
+            : secondary.renew(key, token, lockTimeout);
+    if (done && route != null) {
+      routes.replace(
+          claim, route, new Route(primaryRoute, route.requestHash(), clock.instant().plus(lockTimeout)));
+    }
+    return done;
+  }
+
+  /** A call that only the primary can answer (its claim lives there). */
+  private boolean onPrimary(String operation, java.util.function.BooleanSupplier call) {
+    if (!primaryBreaker.allows()) {
+      throw new StoreException(
+          NAME, operation + ": the claim is on redis, which is unavailable (circuit open)", null);
+    }
+    try {
+      boolean done = call.getAsBoolean();
+      primarySucceeded();
+      return done;
+    } catch (StoreException e) {
+      primaryFailed(operation, e);
+      throw e;
+    }
+  }
+
+  @Override
+  public Optional<RecordInfo> inspect(String key) {
+    boolean primaryAnswered = false;
+    if (primaryBreaker.allows()) {
+      try {
+        Optional<RecordInfo> info = primary.inspect(key);
+        primarySucceeded();
+        if (info.isPresent()) {
+          return info;
+        }
+        primaryAnswered = true;
+      } catch (StoreException e) {
+        primaryFailed("inspect", e);
+      }
+    }
+    try {
+      return secondary.inspect(key);
+    } catch (StoreException e) {
+      if (primaryAnswered) {
+        return Optional.empty();
+      }
+      throw e;
+    }
+  }
+
+  @Override
+  public boolean purge(String key) {
+    boolean purged = false;
+    StoreException error = null;
+    mirrorPending.remove(key);
+    try {
+      purged = onPrimary("purge", () -> primary.purge(key));
+    } catch (StoreException e) {
+      error = e;
+    }
+    try {
+      purged |= secondary.purgeLeavingTombstone(key, TOMBSTONE_TTL);
+    } catch (StoreException e) {
+      if (error != null) {
+        throw bothDown("purge", error, e);
+      }
+      // The JDBC copy is left; it is purged with the expired rows.
+      log.warn("purge on jdbc failed: {}", e.getMessage());
+    }
+    return purged;
+  }
+
+  @Override
+  public List<RecordInfo> inFlightOlderThan(Duration olderThan, int limit) {
+    Map<String, RecordInfo> found = new LinkedHashMap<>();
+    StoreException error = null;
+    try {
+      if (primaryBreaker.allows()) {
+        primary.inFlightOlderThan(olderThan, limit).forEach(r -> found.put(r.key(), r));
+        primarySucceeded();
+      }
+    } catch (StoreException e) {
+      primaryFailed("inFlightOlderThan", e);
+      error = e;
+    }
+    try {
+      secondary.inFlightOlderThan(olderThan, limit).forEach(r -> found.putIfAbsent(r.key(), r));
+    } catch (StoreException e) {
+      if (error != null) {
+        throw bothDown("inFlightOlderThan", error, e);
+      }
+    }
+    return found.values().stream()
+        .sorted(Comparator.comparing(RecordInfo::lockAge).reversed())
+        .limit(limit)
+        .toList();
+  }
+
+  /**
+   * The primary's notification while it serves, completed after at most 250 ms anyway: a key
+   * held on JDBC is never announced by Redis, so waiters look again. Null while JDBC serves
+   * (the filter then polls with back-off).
+   */
+  @Override
+  public CompletableFuture<Void> watch(String key) {
+    if (primaryBreaker.state() != Breaker.CLOSED) {
+      return null;
+    }
+    CompletableFuture<Void> notified;
+    try {
+      notified = primary.watch(key);
+    } catch (StoreException e) {
+      return null;
+    }
+    return notified == null
+        ? null
+        : notified.completeOnTimeout(null, WATCH_POLL_MS, TimeUnit.MILLISECONDS);
+  }
+
+  private void route(
+      String key, long token, boolean onPrimary, String requestHash, Duration lockTimeout) {
+    routes.put(
+        new Claim(key, token), new Route(onPrimary, requestHash, clock.instant().plus(lockTimeout)));
+    if (routes.size() > maxRoutes && sweeping.compareAndSet(false, true)) {
+      try {
+        // Owners that never came back (their lock ran out long ago) must not grow the map.
+        Instant now = clock.instant();
+        routes.values().removeIf(r -> r.lockExpires().isBefore(now));
+      } finally {
+        sweeping.set(false);
+      }
+    }
+  }
+
+  private void enqueueMirror(CompletedRecord record) {
+    mirrorPending.put(record.key(), record);
+    if (!mirrorQueue.offer(new Pending(record, System.nanoTime()))) {
+      mirrorPending.remove(record.key(), record);
+      long dropped = mirrorDropped.incrementAndGet();
+      if (dropped == 1 || dropped % 1000 == 0) {
+        log.warn("jdbc mirror queue full: {} completed records not copied so far", dropped);
+      }
+    }
+  }
+
+  private void mirrorLoop() {
+    List<Pending> batch = new ArrayList<>(MIRROR_BATCH);
+    while (!closed || !mirrorQueue.isEmpty()) {
+      Pending first;
+      try {
+        first = mirrorQueue.poll(100, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        if (closed) {
+          break;
+        }
+        continue;
+      }
+      if (first == null) {
+        continue;
+      }
+      batch.add(first);
+      mirrorQueue.drainTo(batch, MIRROR_BATCH - 1);
+      mirrorInProgress = batch.size();
+      try {
+        writeMirror(batch);
+      } finally {
+        for (Pending p : batch) {
+          mirrorPending.remove(p.record().key(), p.record());
+        }
+        mirrorInProgress = 0;
+        batch.clear();
+      }
+    }
+  }
+
+  private void writeMirror(List<Pending> batch) {
+    if (!secondaryBreaker.allows()) {
+      mirrorDropped.addAndGet(batch.size());
+      return;
+    }
+    List<CompletedRecord> records = new ArrayList<>(batch.size());
+    batch.forEach(p -> records.add(p.record()));
+    try {
+      secondary.mirror(records);
+      secondaryBreaker.onSuccess();
+    } catch (StoreException e) {
+      secondaryFailed("mirror", e);
+      mirrorDropped.addAndGet(batch.size());
+      if (!mirrorFailing) {
+        mirrorFailing = true;
+        log.warn("copying completed records to jdbc failed; dropping them until it works: {}",
+            e.getMessage());
+      }
+      return;
+    }
+    if (mirrorFailing) {
+      mirrorFailing = false;
+      log.info("copying completed records to jdbc works again");
+    }
+    mirrored.addAndGet(batch.size());
+    long lag = System.nanoTime() - batch.get(0).enqueuedNanos();
+    lastMirrorLagNanos = lag;
+    if (lag > maxMirrorLagNanos) {
+      maxMirrorLagNanos = lag;
+    }
+  }
+
+  private void primarySucceeded() {
+    if (primaryBreaker.onSuccess()) {
+      log.info("{} answers again: traffic is back on it", primary.name());
+    }
+  }
+
+  private void primaryFailed(String operation, StoreException e) {
+    if (primaryBreaker.onFailure()) {
+      log.warn("{} failed ({}: {}); serving from jdbc, probing {} every {}",
+          primary.name(), operation, e.getMessage(), primary.name(), coolDown);
+    } else {
+      log.debug("{} {} failed: {}", primary.name(), operation, e.getMessage());
+    }
+  }
+
+  private void secondaryFailed(String operation, StoreException e) {
+    if (secondaryBreaker.onFailure()) {
+      log.warn("jdbc failed ({}: {}); skipping it, probing every {}", operation, e.getMessage(),
+          coolDown);
+    } else {
+      log.debug("jdbc {} failed: {}", operation, e.getMessage());
+    }
+  }
+
+  private StoreException bothDown(
+      String operation, StoreException primaryError, StoreException secondaryError) {
+    String primaryWhy =
+        primaryError == null ? "circuit open" : primaryError.getMessage();
+    String secondaryWhy =
+        secondaryError == null ? "circuit open" : secondaryError.getMessage();
+    StoreException e =
+        new StoreException(
+            NAME,
+            operation + ": both stores unavailable (" + primary.name() + ": " + primaryWhy
+                + "; jdbc: " + secondaryWhy + ")",
+            secondaryError != null ? secondaryError : primaryError);
+    return e;
+  }
+
+  /** What the store is doing now. */
+  public State state() {
+    Breaker breaker = primaryBreaker.state();
+    return new State(
+        breaker,
+        breaker == Breaker.CLOSED ? primary.name() : secondary.name(),
+        secondaryBreaker.state(),
+        fallbacks.get(),
+        mirrored.get(),
+        mirrorDropped.get(),
+        mirrorQueue.size() + mirrorInProgress,
+        rescued.get(),
+        Duration.ofNanos(lastMirrorLagNanos),
+        Duration.ofNanos(maxMirrorLagNanos));
+  }
+
+  @Override
+  public String name() {
+    return NAME;
+  }
+
+  /** Writes what the mirror queue still holds (waiting at most 5 s), then closes both stores. */
+  @Override
+  public void close() {
+    closed = true;
+    try {
+      mirrorThread.join(5_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    mirrorThread.interrupt();
+    try {
+      primary.close();
+    } finally {
+      secondary.close();
+    }
+  }
+
+  /**
+   * Configures a {@link FallbackStore}. Not thread-safe; {@link #build()} copies the settings.
+   */
+  public static final class Builder {
+
+    private final IdempotencyStore primary;
+    private final JdbcStore secondary;
+    private Clock clock = Clock.systemUTC();
+    private int failureThreshold = 3;
+    private Duration coolDown = Duration.ofSeconds(1);
+    private int mirrorQueueCapacity = 10_000;
+    private Duration mirrorMinRetention = Duration.ofSeconds(1);
+    private int maxRoutes = 100_000;
+
+    private Builder(IdempotencyStore primary, JdbcStore secondary) {
+      this.primary = Objects.requireNonNull(primary, "primary");
+      this.secondary = Objects.requireNonNull(secondary, "secondary");
+    }
+
+    /** The clock of the circuit breakers (default: the system clock); tests pass a fake one. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Failures in a row that open a breaker (default 3). */
+    public Builder failureThreshold(int failures) {
+      if (failures < 1) {
+        throw new IllegalArgumentException("failureThreshold must be positive: " + failures);
+      }
+      this.failureThreshold = failures;
+      return this;
+    }
+
+    /** How long an open breaker skips its store before one probe tries it (default 1 s). */
+    public Builder coolDown(Duration coolDown) {
+      if (coolDown.isNegative() || coolDown.isZero()) {
+        throw new IllegalArgumentException("coolDown must be positive: " + coolDown);
+      }
+      this.coolDown = coolDown;
+      return this;
+    }
+
+    /** How many completed records may wait to be copied to JDBC (default 10,000). */
+    public Builder mirrorQueueCapacity(int capacity) {
+      if (capacity < 1) {
+        throw new IllegalArgumentException("mirrorQueueCapacity must be positive: " + capacity);
+      }
+      this.mirrorQueueCapacity = capacity;
+      return this;
+    }
+
+    /**
+     * Records kept at least this long are copied to JDBC (default 1 s): keyed records (24 h by
+     * default), not fingerprint records, which live one window (100 ms by default).
+     */
+    public Builder mirrorMinRetention(Duration retention) {
+      if (retention.isNegative()) {
+        throw new IllegalArgumentException("mirrorMinRetention must not be negative: " + retention);
+      }
+      this.mirrorMinRetention = retention;
+      return this;
+    }
+
+    /** Claims whose issuing store is remembered before expired ones are swept (default 100,000). */
+    public Builder maxRoutes(int routes) {
+      if (routes < 1) {
+        throw new IllegalArgumentException("maxRoutes must be positive: " + routes);
+      }
+      this.maxRoutes = routes;
+      return this;
+    }
+
+    public FallbackStore build() {
+      return new FallbackStore(this);
+    }
+  }
+}

@@ -1,0 +1,562 @@
+package dev.idempotency.jdbc;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.idempotency.spi.Acquisition;
+import dev.idempotency.spi.IdempotencyStore;
+import dev.idempotency.spi.RecordInfo;
+import dev.idempotency.spi.StoreException;
+import dev.idempotency.spi.StoredResponse;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import javax.sql.DataSource;
+import org.jdbi.v3.core.HandleCallback;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.statement.PreparedBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An {@link IdempotencyStore} on PostgreSQL (SPEC §8, store {@code jdbc}): Jdbi 3 over a
+ * {@link DataSource}, one table ({@code schema-postgresql.sql}).
+ *
+ * <p>Each operation is one statement in its own transaction: acquire is a single
+ * {@code INSERT … ON CONFLICT … RETURNING} that claims the key or reports what holds it (and
+ * writes nothing when it replays); complete, release and renew are updates fenced by the owner's
+ * token. Lock age and expiry are judged by the database's clock ({@code now()}), never the JVM's.
+ * Expired rows are deleted in bounded batches by a background daemon thread, never on the request
+ * path. Failures (connection refused, timeouts, SQL errors) surface as {@link StoreException}.
+ * After three connection failures in a row, calls fail at once instead of each waiting for the
+ * pool's connection timeout; one call a second tries the database again.
+ *
+ * <p>Built with {@link #builder()}: from a URL (the store then owns a HikariCP pool and closes it)
+ * or from the application's {@link DataSource} (never closed by the store). Thread-safe.
+ */
+public final class JdbcStore implements IdempotencyStore {
+
+  private static final Logger log = LoggerFactory.getLogger(JdbcStore.class);
+  private static final String NAME = "jdbc";
+  private static final int MAX_PURGE_BATCHES_PER_RUN = 100;
+  private static final int BREAKER_FAILURES = 3;
+  private static final Duration BREAKER_COOL_DOWN = Duration.ofSeconds(1);
+
+  private final Jdbi jdbi;
+  private final HikariDataSource ownedPool;
+  private final ScheduledExecutorService purger;
+  private final int purgeBatchSize;
+  private final CircuitBreaker breaker =
+      new CircuitBreaker(java.time.Clock.systemUTC(), BREAKER_FAILURES, BREAKER_COOL_DOWN);
+
+  private JdbcStore(DataSource dataSource, HikariDataSource ownedPool, Builder builder) {
+    this.jdbi = Jdbi.create(dataSource);
+    this.ownedPool = ownedPool;
+    this.purgeBatchSize = builder.purgeBatchSize;
+    if (builder.purgeInterval.isZero()) {
+      this.purger = null;
+    } else {
+      this.purger =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                Thread t = new Thread(r, "idempotency-jdbc-purge");
+                t.setDaemon(true);
+                return t;
+              });
+      long millis = builder.purgeInterval.toMillis();
+      purger.scheduleWithFixedDelay(this::purgeInBackground, millis, millis, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** A new builder: set either {@link Builder#url} or {@link Builder#dataSource}. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  @Override
+  public Acquisition acquire(
+      String key, String requestHash, Duration lockTimeout, Duration retention) {
+    long token = newToken();
+    return call(
+        "acquire",
+        h ->
+            h.createQuery(Sql.ACQUIRE)
+                .bind("key", key)
+                .bind("requestHash", requestHash)
+                .bind("token", token)
+                .bind("lockMillis", lockTimeout.toMillis())
+                .bind("retentionMillis", retention.toMillis())
+                .map(
+                    (rs, ctx) ->
+                        rs.getBoolean("acquired")
+                            ? new Acquisition.Acquired(token, rs.getBoolean("recovered"))
+                            : liveRecord(rs, requestHash))
+                .one());
+  }
+
+  private static long newToken() {
+    long token;
+    do {
+      token = ThreadLocalRandom.current().nextLong();
+    } while (token == 0);
+    return token;
+  }
+
+  /** What a live record means to a caller with {@code requestHash}. */
+  private static Acquisition liveRecord(ResultSet rs, String requestHash) throws SQLException {
+    if (!requestHash.equals(rs.getString("request_hash"))) {
+      return Acquisition.MISMATCH;
+    }
+    int status = rs.getInt("status");
+    if (!rs.wasNull()) {
+      byte[] body = rs.getBytes("body");
+      return new Acquisition.Completed(
+          new StoredResponse(
+              status,
+              StoredResponse.parseHeaders(rs.getString("headers")),
+              body == null ? new byte[0] : body));
+    }
+    long micros = Math.max(1, rs.getLong("lock_expires_in_micros"));
+    return new Acquisition.InFlight(Duration.ofNanos(micros * 1000));
+  }
+
+  @Override
+  public boolean complete(String key, long token, StoredResponse response, Duration retention) {
+    return call(
+            "complete",
+            h ->
+                h.createUpdate(Sql.COMPLETE)
+                    .bind("key", key)
+                    .bind("token", token)
+                    .bind("status", response.status())
+                    .bind("headers", response.headersAsText())
+                    .bind("body", response.body())
+                    .bind("retentionMillis", retention.toMillis())
+                    .execute())
+        == 1;
+  }
+
+  @Override
+  public boolean release(String key, long token) {
+    return call(
+            "release",
+            h -> h.createUpdate(Sql.RELEASE).bind("key", key).bind("token", token).execute())
+        == 1;
+  }
+
+  @Override
+  public boolean renew(String key, long token, Duration lockTimeout) {
+    return call(
+            "renew",
+            h ->
+                h.createUpdate(Sql.RENEW)
+                    .bind("key", key)
+                    .bind("token", token)
+                    .bind("lockMillis", lockTimeout.toMillis())
+                    .execute())
+        == 1;
+  }
+
+  @Override
+  public Optional<RecordInfo> inspect(String key) {
+    return call(
+        "inspect",
+        h ->
+            h.createQuery(Sql.INSPECT)
+                .bind("key", key)
+                .map((rs, ctx) -> recordInfo(rs))
+                .findOne());
+  }
+
+  @Override
+  public boolean purge(String key) {
+    return call("purge", h -> h.createUpdate(Sql.PURGE_KEY).bind("key", key).execute()) > 0;
+  }
+
+  @Override
+  public List<RecordInfo> inFlightOlderThan(Duration olderThan, int limit) {
+    return call(
+        "inFlightOlderThan",
+        h ->
+            h.createQuery(Sql.IN_FLIGHT_OLDER_THAN)
+                .bind("olderThanMillis", olderThan.toMillis())
+                .bind("limit", limit)
+                .map((rs, ctx) -> recordInfo(rs))
+                .list());
+  }
+
+  private static RecordInfo recordInfo(ResultSet rs) throws SQLException {
+    int status = rs.getInt("status");
+    boolean inFlight = rs.wasNull();
+    return new RecordInfo(
+        rs.getString("key"),
+        inFlight ? RecordInfo.State.IN_FLIGHT : RecordInfo.State.COMPLETED,
+        rs.getString("request_hash"),
+        micros(rs.getLong("age_micros")),
+        inFlight ? micros(rs.getLong("lock_age_micros")) : null,
+        micros(rs.getLong("expires_in_micros")),
+        inFlight ? 0 : status,
+        inFlight ? 0 : rs.getInt("body_size"));
+  }
+
+  private static Duration micros(long micros) {
+    return Duration.ofNanos(micros * 1000);
+  }
+
+  /**
+   * Deletes expired rows in batches of the configured size, at most 100 batches; the background
+   * purge calls this on its schedule.
+   *
+   * @return how many rows were deleted
+   */
+  public int purgeExpired() {
+    int total = 0;
+    for (int i = 0; i < MAX_PURGE_BATCHES_PER_RUN; i++) {
+      int deleted =
+          call(
+              "purgeExpired",
+              h -> h.createUpdate(Sql.PURGE_EXPIRED).bind("batchSize", purgeBatchSize).execute());
+      total += deleted;
+      if (deleted < purgeBatchSize) {
+        break;
+      }
+    }
+    return total;
+  }
+
+  private void purgeInBackground() {
+    try {
+      int deleted = purgeExpired();
+      if (deleted > 0) {
+        log.debug("purged {} expired idempotency records", deleted);
+      }
+    } catch (RuntimeException e) {
+      // The next run tries again; a scheduled task that throws would never run again.
+      log.warn("purge of expired idempotency records failed: {}", e.getMessage());
+    }
+  }
+
+  /** A live record as a caller would see it, and how long the record has left. */
+  record Found(Acquisition held, Duration expiresIn) {}
+
+  /** The live record for {@code key} as {@code requestHash} would see it; empty if none. */
+  Optional<Found> find(String key, String requestHash) {
+    return call(
+        "find",
+        h ->
+            h.createQuery(Sql.FIND)
+                .bind("key", key)
+                .map(
+                    (rs, ctx) ->
+                        new Found(
+                            liveRecord(rs, requestHash), micros(rs.getLong("expires_in_micros"))))
+                .findOne());
+  }
+
+  /**
+   * Writes records completed in another store, in one transaction, skipping keys that hold a
+   * live record here.
+   *
+   * @return for each record, whether it was written
+   */
+  boolean[] mirror(List<CompletedRecord> records) {
+    return call(
+        "mirror",
+        h ->
+            h.inTransaction(
+                tx -> {
+                  PreparedBatch batch = tx.prepareBatch(Sql.MIRROR);
+                  for (CompletedRecord r : records) {
+                    batch
+                        .bind("key", r.key())
+                        .bind("requestHash", r.requestHash())
+                        .bind("token", r.token())
+                        .bind("status", r.response().status())
+                        .bind("headers", r.response().headersAsText())
+                        .bind("body", r.response().body())
+                        .bind("retentionMillis", r.retention().toMillis())
+                        .add();
+                  }
+                  int[] counts = batch.execute();
+                  boolean[] written = new boolean[counts.length];
+                  for (int i = 0; i < counts.length; i++) {
+                    written[i] = counts[i] > 0;
+                  }
+                  return written;
+                }));
+  }
+
+  /**
+   * Purges {@code key}, leaving a tombstone for {@code ttl} that {@link #mirror} will not
+   * overwrite, so a copy still in some JVM's mirror queue cannot resurrect the record.
+   *
+   * @return true if a live record was deleted
+   */
+  boolean purgeLeavingTombstone(String key, Duration ttl) {
+    return call(
+        "purge",
+        h ->
+            h.createQuery(Sql.TOMBSTONE)
+                .bind("key", key)
+                .bind("ttlMillis", ttl.toMillis())
+                .mapTo(Boolean.class)
+                .one());
+  }
+
+  private <T> T call(String operation, HandleCallback<T, RuntimeException> callback) {
+    if (!breaker.allows()) {
+      throw new StoreException(
+          NAME,
+          operation + " failed: database unreachable (one call tries it again every "
+              + BREAKER_COOL_DOWN.toMillis() + " ms)",
+          null);
+    }
+    try {
+      T result = jdbi.withHandle(callback);
+      breaker.onSuccess();
+      return result;
+    } catch (StoreException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      if (connectionLost(e) && breaker.onFailure()) {
+        log.warn("database unreachable ({}); failing fast, trying again every {} ms",
+            rootMessage(e), BREAKER_COOL_DOWN.toMillis());
+      }
+      throw new StoreException(NAME, operation + " failed: " + rootMessage(e), e);
+    }
+  }
+
+  /** No connection to be had, or it broke: SQLState class 08, or the server shutting down. */
+  private static boolean connectionLost(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof org.jdbi.v3.core.ConnectionException) {
+        return true;
+      }
+      if (t instanceof SQLException sql && sql.getSQLState() != null
+          && (sql.getSQLState().startsWith("08") || sql.getSQLState().startsWith("57P"))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+  }
+
+  private void applySchema() {
+    jdbi.useTransaction(
+        h -> {
+          try (Statement s = h.getConnection().createStatement()) {
+            s.execute(Sql.SCHEMA);
+          } catch (SQLException e) {
+            throw new IllegalStateException(e);
+          }
+        });
+  }
+
+  @Override
+  public String name() {
+    return NAME;
+  }
+
+  /** Stops the background purge and closes the pool if this store built it. */
+  @Override
+  public void close() {
+    if (purger != null) {
+      purger.shutdownNow();
+    }
+    if (ownedPool != null) {
+      ownedPool.close();
+    }
+  }
+
+  /**
+   * Configures a {@link JdbcStore}. Not thread-safe; {@link #build()} copies the settings, so the
+   * store never changes after it is built.
+   */
+  public static final class Builder {
+
+    private static final Pattern PASSWORD_IN_URL =
+        Pattern.compile("(?i)(password=)[^&;]*");
+
+    private String url;
+    private String user;
+    private String password;
+    private DataSource dataSource;
+    private boolean createSchema;
+    private Duration connectionTimeout = Duration.ofSeconds(1);
+    private Duration socketTimeout = Duration.ofSeconds(10);
+    private int maximumPoolSize = 10;
+    private Duration purgeInterval = Duration.ofMinutes(1);
+    private int purgeBatchSize = 1000;
+
+    private Builder() {}
+
+    /** {@code idempotency.jdbc.url}: a {@code jdbc:postgresql:} URL; the store builds its pool. */
+    public Builder url(String url) {
+      this.url = url;
+      return this;
+    }
+
+    /** {@code idempotency.jdbc.user}, with {@link #url}. */
+    public Builder user(String user) {
+      this.user = user;
+      return this;
+    }
+
+    /** {@code idempotency.jdbc.password}, with {@link #url}. */
+    public Builder password(String password) {
+      this.password = password;
+      return this;
+    }
+
+    /** The application's own data source, instead of a URL; the store never closes it. */
+    public Builder dataSource(DataSource dataSource) {
+      this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+      return this;
+    }
+
+    /** {@code idempotency.jdbc.create-schema}: create the table on start if it is missing. */
+    public Builder createSchema(boolean createSchema) {
+      this.createSchema = createSchema;
+      return this;
+    }
+
+    /**
+     * How long a request waits for a pooled connection before the store fails (default 1 s), so
+     * a dead database cannot hang requests. Only for a pool built from {@link #url}.
+     */
+    public Builder connectionTimeout(Duration timeout) {
+      if (timeout.toMillis() < 250) {
+        throw new IllegalArgumentException("connectionTimeout must be at least 250ms: " + timeout);
+      }
+      this.connectionTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * How long a statement may wait for the server's answer (default 10 s): the bound on a hung
+     * server. Only for a pool built from {@link #url}.
+     */
+    public Builder socketTimeout(Duration timeout) {
+      if (timeout.toSeconds() < 1) {
+        throw new IllegalArgumentException("socketTimeout must be at least 1s: " + timeout);
+      }
+      this.socketTimeout = timeout;
+      return this;
+    }
+
+    /** The size of a pool built from {@link #url} (default 10). */
+    public Builder maximumPoolSize(int size) {
+      if (size < 1) {
+        throw new IllegalArgumentException("maximumPoolSize must be positive: " + size);
+      }
+      this.maximumPoolSize = size;
+      return this;
+    }
+
+    /** How often expired rows are purged in the background (default 1 min); zero turns it off. */
+    public Builder purgeInterval(Duration interval) {
+      if (interval.isNegative()) {
+        throw new IllegalArgumentException("purgeInterval must not be negative: " + interval);
+      }
+      this.purgeInterval = interval;
+      return this;
+    }
+
+    /** How many rows one purge statement deletes at most (default 1000). */
+    public Builder purgeBatchSize(int size) {
+      if (size < 1) {
+        throw new IllegalArgumentException("purgeBatchSize must be positive: " + size);
+      }
+      this.purgeBatchSize = size;
+      return this;
+    }
+
+    /**
+     * Builds the store, connecting to check the database is there and creating the schema if
+     * asked.
+     *
+     * @throws StoreException if the database cannot be reached; the message names the URL
+     *     (without a password)
+     * @throws IllegalArgumentException if neither or both of a URL and a data source are set
+     */
+    public JdbcStore build() {
+      if (url != null && dataSource != null) {
+        throw new IllegalArgumentException(
+            "set either idempotency.jdbc.url or a DataSource, not both: " + redact(url));
+      }
+      if (dataSource != null) {
+        JdbcStore store = new JdbcStore(dataSource, null, this);
+        startUp(store, "the given DataSource");
+        return store;
+      }
+      if (url == null || url.isBlank()) {
+        throw new IllegalArgumentException("idempotency.jdbc.url must be set for the jdbc store");
+      }
+      if (!url.startsWith("jdbc:postgresql:")) {
+        throw new IllegalArgumentException(
+            "idempotency.jdbc.url must be a jdbc:postgresql: URL: " + redact(url));
+      }
+      HikariDataSource pool;
+      try {
+        pool = new HikariDataSource(poolConfig());
+      } catch (RuntimeException e) {
+        throw new StoreException(
+            NAME, "cannot connect to " + redact(url) + ": " + rootMessage(e), e);
+      }
+      JdbcStore store = new JdbcStore(pool, pool, this);
+      startUp(store, redact(url));
+      return store;
+    }
+
+    private HikariConfig poolConfig() {
+      HikariConfig config = new HikariConfig();
+      config.setPoolName("idempotency-jdbc");
+      config.setJdbcUrl(url);
+      config.setUsername(user);
+      config.setPassword(password);
+      config.setMaximumPoolSize(maximumPoolSize);
+      config.setConnectionTimeout(connectionTimeout.toMillis());
+      config.setValidationTimeout(Math.max(250, connectionTimeout.toMillis() / 2));
+      config.setAutoCommit(true);
+      long connectSeconds = Math.max(1, (connectionTimeout.toMillis() + 999) / 1000);
+      config.addDataSourceProperty("connectTimeout", String.valueOf(connectSeconds));
+      config.addDataSourceProperty("socketTimeout", String.valueOf(socketTimeout.toSeconds()));
+      config.addDataSourceProperty("tcpKeepAlive", "true");
+      config.addDataSourceProperty("ApplicationName", "idempotency");
+      return config;
+    }
+
+    private void startUp(JdbcStore store, String where) {
+      if (!createSchema) {
+        return;
+      }
+      try {
+        store.applySchema();
+      } catch (RuntimeException e) {
+        store.close();
+        throw new StoreException(
+            NAME, "cannot create the schema on " + where + ": " + rootMessage(e), e);
+      }
+    }
+
+    static String redact(String url) {
+      return url == null ? null : PASSWORD_IN_URL.matcher(url).replaceAll("$1***");
+    }
+  }
+}

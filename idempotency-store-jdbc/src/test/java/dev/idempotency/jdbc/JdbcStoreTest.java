@@ -1,0 +1,370 @@
+package dev.idempotency.jdbc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.idempotency.spi.Acquisition;
+import dev.idempotency.spi.Acquisition.Acquired;
+import dev.idempotency.spi.Acquisition.Completed;
+import dev.idempotency.spi.Acquisition.InFlight;
+import dev.idempotency.spi.IdempotencyStore;
+import dev.idempotency.spi.IdempotencyStoreContract;
+import dev.idempotency.spi.StoreException;
+import dev.idempotency.spi.StoreProvider;
+import dev.idempotency.spi.StoreSettings;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class JdbcStoreTest extends IdempotencyStoreContract {
+
+  private PostgresProcess pg;
+  private JdbcStore store;
+  private JdbcStore secondStore;
+
+  @BeforeAll
+  void startPostgres() {
+    pg = PostgresProcess.start();
+    store = storeOn(pg.jdbcUrl()).createSchema(true).build();
+    secondStore = storeOn(pg.jdbcUrl()).createSchema(true).build();
+  }
+
+  @AfterAll
+  void stopPostgres() {
+    store.close();
+    secondStore.close();
+    pg.close();
+  }
+
+  private JdbcStore.Builder storeOn(String url) {
+    return JdbcStore.builder().url(url).user(pg.user()).maximumPoolSize(16);
+  }
+
+  @Override
+  protected IdempotencyStore store() {
+    return store;
+  }
+
+  @Override
+  protected IdempotencyStore secondStore() {
+    return secondStore;
+  }
+
+  @Test
+  void twoInstancesRacingOnAThousandKeysHaveExactlyOneWinnerEach() throws Exception {
+    List<String> keys = new ArrayList<>();
+    for (int i = 0; i < 1000; i++) {
+      keys.add("race:" + UUID.randomUUID());
+    }
+    Map<String, AtomicInteger> winners = new ConcurrentHashMap<>();
+    Map<String, Long> tokens = new ConcurrentHashMap<>();
+    ExecutorService threads = Executors.newFixedThreadPool(8);
+    CountDownLatch start = new CountDownLatch(1);
+    List<Future<?>> done = new ArrayList<>();
+    for (int t = 0; t < 8; t++) {
+      JdbcStore s = t % 2 == 0 ? store : secondStore;
+      done.add(
+          threads.submit(
+              () -> {
+                start.await();
+                for (String key : keys) {
+                  Acquisition a = s.acquire(key, "h", LONG, RETENTION);
+                  if (a instanceof Acquired acquired) {
+                    winners.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+                    tokens.put(key, acquired.token());
+                    assertThat(s.complete(key, acquired.token(), response(200, key), RETENTION))
+                        .isTrue();
+                  } else if (a instanceof Completed completed) {
+                    assertThat(completed.response()).isEqualTo(response(200, key));
+                  } else {
+                    assertThat(a).isInstanceOf(InFlight.class);
+                  }
+                }
+                return null;
+              }));
+    }
+    start.countDown();
+    for (Future<?> f : done) {
+      f.get(120, TimeUnit.SECONDS);
+    }
+    threads.shutdown();
+    assertThat(winners).hasSize(1000);
+    assertThat(winners.values()).allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
+    for (String key : keys) {
+      assertThat(secondStore.acquire(key, "h", LONG, RETENTION))
+          .isEqualTo(new Completed(response(200, key)));
+    }
+  }
+
+  @Test
+  void acquireThatLosesTheRaceAfterItsSnapshotReportsTheWinnerInOneStatement() throws Exception {
+    String inFlight = "lost-race:" + UUID.randomUUID();
+    String otherHash = "lost-race:" + UUID.randomUUID();
+    ExecutorService thread = Executors.newSingleThreadExecutor();
+    try (Connection winner = pg.dataSource().getConnection()) {
+      winner.setAutoCommit(false);
+      insertInFlight(winner, inFlight, "h1");
+      insertInFlight(winner, otherHash, "h1");
+      // The acquires take their snapshots now (no row), then wait on the winner's insert.
+      Future<Acquisition> sameHash =
+          thread.submit(() -> store.acquire(inFlight, "h1", LONG, RETENTION));
+      awaitBlockedBackends(1);
+      Future<Acquisition> mismatch =
+          Executors.newSingleThreadExecutor()
+              .submit(() -> secondStore.acquire(otherHash, "h2", LONG, RETENTION));
+      awaitBlockedBackends(2);
+      winner.commit();
+
+      Acquisition first = sameHash.get(10, TimeUnit.SECONDS);
+      assertThat(first).isInstanceOf(InFlight.class);
+      assertThat(((InFlight) first).lockExpiresIn()).isPositive();
+      assertThat(mismatch.get(10, TimeUnit.SECONDS)).isInstanceOf(Acquisition.Mismatch.class);
+    } finally {
+      thread.shutdownNow();
+    }
+  }
+
+  private static void insertInFlight(Connection c, String key, String hash) throws SQLException {
+    try (PreparedStatement s =
+        c.prepareStatement(
+            "INSERT INTO idempotency_record (key, request_hash, token, created_at, locked_at,"
+                + " lock_expires_at, expires_at) VALUES (?, ?, 1, now(), now(),"
+                + " now() + interval '30 seconds', now() + interval '1 hour')")) {
+      s.setString(1, key);
+      s.setString(2, hash);
+      s.executeUpdate();
+    }
+  }
+
+  private void awaitBlockedBackends(int count) {
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                queryLong(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            + " AND query LIKE '%current_record%'")
+                    >= count);
+  }
+
+  @Test
+  void replayIsReadOnly() throws SQLException {
+    String key = "read-only:" + UUID.randomUUID();
+    long token = ((Acquired) store.acquire(key, "h1", LONG, RETENTION)).token();
+    store.complete(key, token, response(200, "done"), RETENTION);
+    String versionBefore = rowVersion(key);
+
+    for (int i = 0; i < 3; i++) {
+      assertThat(secondStore.acquire(key, "h1", LONG, RETENTION)).isInstanceOf(Completed.class);
+      assertThat(secondStore.acquire(key, "h2", LONG, RETENTION))
+          .isInstanceOf(Acquisition.Mismatch.class);
+    }
+    assertThat(rowVersion(key)).isEqualTo(versionBefore);
+  }
+
+  /** The row's physical version: a write of any kind (even a no-op update) changes it. */
+  private String rowVersion(String key) throws SQLException {
+    try (Connection c = pg.dataSource().getConnection();
+        PreparedStatement s =
+            c.prepareStatement(
+                "SELECT ctid::text || '/' || xmin::text FROM idempotency_record WHERE key = ?")) {
+      s.setString(1, key);
+      try (ResultSet rs = s.executeQuery()) {
+        rs.next();
+        return rs.getString(1);
+      }
+    }
+  }
+
+  @Test
+  void backgroundPurgeDeletesExpiredRowsInBatchesAndKeepsLiveOnes() {
+    String prefix = "purge:" + UUID.randomUUID() + ":";
+    try (JdbcStore purging =
+        storeOn(pg.jdbcUrl()).purgeInterval(Duration.ofMillis(200)).purgeBatchSize(10).build()) {
+      for (int i = 0; i < 35; i++) {
+        String key = prefix + i;
+        long token = ((Acquired) purging.acquire(key, "h", LONG, RETENTION)).token();
+        purging.complete(key, token, response(200, "x"), Duration.ofMillis(1));
+      }
+      purging.acquire(prefix + "live-lock", "h", LONG, RETENTION);
+      long token = ((Acquired) purging.acquire(prefix + "live", "h", LONG, RETENTION)).token();
+      purging.complete(prefix + "live", token, response(200, "x"), RETENTION);
+
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> rowsWithPrefix(prefix) == 2);
+      assertThat(store.inspect(prefix + "live")).isPresent();
+      assertThat(store.inspect(prefix + "live-lock")).isPresent();
+    }
+  }
+
+  @Test
+  void purgeExpiredRunsBoundedBatchesUntilNothingIsLeft() throws SQLException {
+    String prefix = "purge-now:" + UUID.randomUUID() + ":";
+    try (JdbcStore purging =
+        storeOn(pg.jdbcUrl()).purgeInterval(Duration.ZERO).purgeBatchSize(10).build()) {
+      for (int i = 0; i < 25; i++) {
+        String key = prefix + i;
+        long token = ((Acquired) purging.acquire(key, "h", LONG, RETENTION)).token();
+        purging.complete(key, token, response(200, "x"), Duration.ofMillis(1));
+      }
+      await().atMost(Duration.ofSeconds(5)).until(() -> store.inspect(prefix + 24).isEmpty());
+      assertThat(purging.purgeExpired()).isGreaterThanOrEqualTo(25);
+      assertThat(rowsWithPrefix(prefix)).isZero();
+    }
+  }
+
+  private long rowsWithPrefix(String prefix) throws SQLException {
+    try (Connection c = pg.dataSource().getConnection();
+        PreparedStatement s =
+            c.prepareStatement("SELECT count(*) FROM idempotency_record WHERE key LIKE ?")) {
+      s.setString(1, prefix + "%");
+      try (ResultSet rs = s.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    }
+  }
+
+  private long queryLong(String sql) throws SQLException {
+    try (Connection c = pg.dataSource().getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery(sql)) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+
+  @Test
+  void storeBuiltOnTheApplicationsDataSourceNeverClosesIt() throws SQLException {
+    HikariConfig config = new HikariConfig();
+    config.setJdbcUrl(pg.jdbcUrl());
+    config.setUsername(pg.user());
+    config.setMaximumPoolSize(2);
+    try (HikariDataSource applicationPool = new HikariDataSource(config)) {
+      JdbcStore onPool = JdbcStore.builder().dataSource(applicationPool).build();
+      String key = "app-pool:" + UUID.randomUUID();
+      assertThat(onPool.acquire(key, "h", LONG, RETENTION)).isInstanceOf(Acquired.class);
+      onPool.close();
+
+      assertThat(applicationPool.isClosed()).isFalse();
+      try (Connection c = applicationPool.getConnection();
+          Statement s = c.createStatement();
+          ResultSet rs = s.executeQuery("SELECT 1")) {
+        assertThat(rs.next()).isTrue();
+      }
+    }
+  }
+
+  @Test
+  void schemaCreationIsIdempotentAndSafeFromSeveralJvmsAtOnce() throws Exception {
+    String database = "schema_" + UUID.randomUUID().toString().replace("-", "");
+    try (Connection c = pg.dataSource().getConnection(); Statement s = c.createStatement()) {
+      s.execute("CREATE DATABASE " + database);
+    }
+    String url = "jdbc:postgresql://127.0.0.1:" + pg.port() + "/" + database;
+    ExecutorService threads = Executors.newFixedThreadPool(4);
+    CountDownLatch start = new CountDownLatch(1);
+    List<Future<JdbcStore>> built = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      built.add(
+          threads.submit(
+              () -> {
+                start.await();
+                return storeOn(url).maximumPoolSize(1).createSchema(true).build();
+              }));
+    }
+    start.countDown();
+    for (Future<JdbcStore> f : built) {
+      try (JdbcStore s = f.get(30, TimeUnit.SECONDS)) {
+        assertThat(s.acquire("schema:" + UUID.randomUUID(), "h", LONG, RETENTION))
+            .isInstanceOf(Acquired.class);
+      }
+    }
+    threads.shutdown();
+  }
+
+  @Test
+  void withoutTheSchemaOperationsFailWithAStoreException() throws Exception {
+    String database = "empty_" + UUID.randomUUID().toString().replace("-", "");
+    try (Connection c = pg.dataSource().getConnection(); Statement s = c.createStatement()) {
+      s.execute("CREATE DATABASE " + database);
+    }
+    try (JdbcStore noSchema =
+        storeOn("jdbc:postgresql://127.0.0.1:" + pg.port() + "/" + database).build()) {
+      assertThatThrownBy(() -> noSchema.acquire("k", "h", LONG, RETENTION))
+          .isInstanceOf(StoreException.class)
+          .hasMessageContaining("jdbc")
+          .hasMessageContaining("idempotency_record");
+    }
+  }
+
+  @Test
+  void providerNamedJdbcBuildsAWorkingStoreFromSettings() {
+    StoreProvider provider =
+        ServiceLoader.load(StoreProvider.class).stream()
+            .map(ServiceLoader.Provider::get)
+            .filter(p -> p.name().equals("jdbc"))
+            .findFirst()
+            .orElseThrow();
+    StoreSettings settings =
+        new StoreSettings(null, pg.jdbcUrl(), pg.user(), null, true, Duration.ofSeconds(30));
+    try (IdempotencyStore fromSettings = provider.create(settings)) {
+      assertThat(fromSettings.name()).isEqualTo("jdbc");
+      assertThat(fromSettings.acquire("provider:" + UUID.randomUUID(), "h", LONG, RETENTION))
+          .isInstanceOf(Acquired.class);
+    }
+  }
+
+  @Test
+  void unreachableDatabaseAtStartUpNamesTheUrlButNotThePassword() throws Exception {
+    int closedPort;
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closedPort = socket.getLocalPort();
+    }
+    String url = "jdbc:postgresql://127.0.0.1:" + closedPort + "/app?password=s3cret";
+    StoreSettings settings =
+        new StoreSettings(null, url, "app", "hunter2", false, Duration.ofSeconds(30));
+    long started = System.nanoTime();
+    assertThatThrownBy(() -> new JdbcStoreProvider().create(settings))
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("127.0.0.1:" + closedPort + "/app")
+        .hasMessageNotContaining("s3cret")
+        .hasMessageNotContaining("hunter2");
+    assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(5));
+  }
+
+  @Test
+  void invalidSettingsNameTheSetting() {
+    assertThatThrownBy(() -> JdbcStore.builder().build())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("idempotency.jdbc.url");
+    assertThatThrownBy(() -> JdbcStore.builder().url("jdbc:mysql://127.0.0.1/x").build())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("idempotency.jdbc.url")
+        .hasMessageContaining("jdbc:mysql://127.0.0.1/x");
+  }
+}
