@@ -3,6 +3,7 @@ package dev.idempotency;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.ReadListener;
 import jakarta.servlet.ServletInputStream;
+import jakarta.servlet.ServletRequest;
 import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletRequestWrapper;
@@ -37,6 +38,8 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
   private final InputStream rest;
   private final boolean form;
   private ServletResponse asyncResponse;
+  private Runnable beforeAsyncComplete;
+  private AsyncContext asyncContext;
   private BodyStream stream;
   private BufferedReader reader;
   private Map<String, String[]> parameters;
@@ -57,6 +60,11 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
   /** So {@code AsyncContext#getResponse()} hands out the capturing response, not the raw one. */
   void asyncResponse(ServletResponse response) {
     this.asyncResponse = response;
+  }
+
+  /** Runs {@code action} when the handler calls {@code AsyncContext#complete()}, before it. */
+  void beforeAsyncComplete(Runnable action) {
+    this.beforeAsyncComplete = action;
   }
 
   Charset charset() {
@@ -170,10 +178,25 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
 
   @Override
   public AsyncContext startAsync() {
-    if (asyncResponse == null) {
-      return super.startAsync();
-    }
-    return super.startAsync(this, asyncResponse);
+    return wrap(asyncResponse == null
+        ? super.startAsync() : super.startAsync(this, asyncResponse));
+  }
+
+  @Override
+  public AsyncContext startAsync(ServletRequest request, ServletResponse response) {
+    return wrap(super.startAsync(request, response));
+  }
+
+  @Override
+  public AsyncContext getAsyncContext() {
+    AsyncContext context = super.getAsyncContext();
+    return asyncContext != null && context != null ? asyncContext : context;
+  }
+
+  private AsyncContext wrap(AsyncContext context) {
+    asyncContext = beforeAsyncComplete == null
+        ? context : new CompletingAsyncContext(context, beforeAsyncComplete);
+    return asyncContext;
   }
 
   /** The buffered body as a servlet stream; always ready, so async readers are told at once. */

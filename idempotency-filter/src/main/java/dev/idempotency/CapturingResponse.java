@@ -23,8 +23,12 @@ import java.util.TreeSet;
 
 /**
  * Tees the response: every byte goes straight on to the client — same bytes, same flushes, same
- * commit points, nothing held back — while a copy up to {@code max-response-bytes} is kept for
- * the store. Writers tee characters, so the container still chooses the charset and its header.
+ * commit points — while a copy up to {@code max-response-bytes} is kept for the store. One thing
+ * is held back while the handler runs on the request thread: the last byte of a body whose
+ * {@code Content-Length} it declared, and a {@code close()} of the stream. Either would let the
+ * container finish the response before the filter stored it, and a retry sent the moment the
+ * response arrived (on another connection) would find the key still in flight. The filter
+ * {@linkplain #releaseHeld() releases} them right after storing. Writers tee characters, so the container still chooses the charset and its header.
  * {@code sendError} and {@code sendRedirect} are recorded and replayed through the container, so
  * a replay renders the same error page or redirect. Not thread-safe, like the response it wraps.
  */
@@ -42,12 +46,15 @@ final class CapturingResponse extends HttpServletResponseWrapper {
 
   private final Capture capture;
   private final boolean keepSetCookie;
-  private TeeOutputStream stream;
+  private volatile TeeOutputStream stream;
   private PrintWriter writer;
   private OutputStreamWriter charCapture;
   private String errorMessage;
   private boolean errorSent;
   private String redirect;
+  private long declaredLength = -1;
+  private volatile boolean holding;
+  private volatile boolean writerCloseDeferred;
 
   CapturingResponse(HttpServletResponse response, long maxBytes, boolean keepSetCookie) {
     super(response);
@@ -69,6 +76,95 @@ final class CapturingResponse extends HttpServletResponseWrapper {
     return stream;
   }
 
+  /**
+   * Whether the client has, or is about to have, the whole body: the handler wrote all the
+   * {@code Content-Length} it declared, or closed the stream. Safe from any thread.
+   */
+  boolean bodyEnded() {
+    TeeOutputStream s = stream;
+    return s != null && s.ended;
+  }
+
+  /** From now until {@link #releaseHeld()}, hold back what would end the response. */
+  void holdEnd() {
+    holding = true;
+  }
+
+  /** Sends what was held back; from now on every byte and close goes straight through. */
+  void releaseHeld() {
+    holding = false;
+    try {
+      if (stream != null) {
+        stream.release();
+      }
+      if (writerCloseDeferred) {
+        writerCloseDeferred = false;
+        super.getWriter().close();
+      }
+    } catch (IOException e) {
+      // the client went away; the container sees the same when it finishes the response
+    }
+  }
+
+  /**
+   * Under the stream's lock: an async handler flushing on its thread while the filter's thread
+   * sends the held-back byte would use the container's output from two threads at once, which
+   * Jetty answers by failing one of them (the response then never ends).
+   */
+  @Override
+  public void flushBuffer() throws IOException {
+    TeeOutputStream s = stream;
+    if (s == null) {
+      super.flushBuffer();
+      return;
+    }
+    synchronized (s) {
+      super.flushBuffer();
+    }
+  }
+
+  @Override
+  public void setContentLength(int len) {
+    super.setContentLength(len);
+    declaredLength = len;
+    capture.expect(len);
+  }
+
+  @Override
+  public void setContentLengthLong(long len) {
+    super.setContentLengthLong(len);
+    declaredLength = len;
+    capture.expect(len);
+  }
+
+  @Override
+  public void setHeader(String name, String value) {
+    super.setHeader(name, value);
+    contentLengthHeader(name, value);
+  }
+
+  @Override
+  public void addHeader(String name, String value) {
+    super.addHeader(name, value);
+    contentLengthHeader(name, value);
+  }
+
+  @Override
+  public void setIntHeader(String name, int value) {
+    super.setIntHeader(name, value);
+    contentLengthHeader(name, Integer.toString(value));
+  }
+
+  private void contentLengthHeader(String name, String value) {
+    if ("Content-Length".equalsIgnoreCase(name)) {
+      try {
+        declaredLength = value == null ? -1 : Long.parseLong(value.trim());
+      } catch (NumberFormatException e) {
+        declaredLength = -1;
+      }
+    }
+  }
+
   @Override
   public PrintWriter getWriter() throws IOException {
     if (writer == null) {
@@ -80,7 +176,7 @@ final class CapturingResponse extends HttpServletResponseWrapper {
         charset = StandardCharsets.ISO_8859_1;
       }
       charCapture = new OutputStreamWriter(capture, charset);
-      writer = new PrintWriter(new TeeWriter(real, charCapture));
+      writer = new PrintWriter(new TeeWriter(real, charCapture, this));
     }
     return writer;
   }
@@ -107,6 +203,10 @@ final class CapturingResponse extends HttpServletResponseWrapper {
   @Override
   public void reset() {
     super.reset();
+    declaredLength = -1;
+    if (stream != null) {
+      stream.reset();
+    }
     capture.reset();
     errorSent = false;
     redirect = null;
@@ -115,6 +215,9 @@ final class CapturingResponse extends HttpServletResponseWrapper {
   @Override
   public void resetBuffer() {
     super.resetBuffer();
+    if (stream != null) {
+      stream.reset();
+    }
     capture.reset();
   }
 
@@ -193,6 +296,13 @@ final class CapturingResponse extends HttpServletResponseWrapper {
       count += len;
     }
 
+    /** Sizes the copy for a declared length up front, so it is neither grown nor trimmed. */
+    void expect(long length) {
+      if (!overflowed && count == 0 && length > buf.length && length <= max) {
+        buf = new byte[(int) length];
+      }
+    }
+
     void reset() {
       count = 0;
       if (overflowed) {
@@ -201,15 +311,27 @@ final class CapturingResponse extends HttpServletResponseWrapper {
       }
     }
 
+    /** The bytes kept; taken once, when the response is done, so the buffer itself may go. */
     byte[] bytes() {
-      return overflowed ? new byte[0] : Arrays.copyOf(buf, count);
+      if (overflowed) {
+        return new byte[0];
+      }
+      return count == buf.length ? buf : Arrays.copyOf(buf, count);
     }
   }
 
-  /** Writes through to the container's stream and to the capture. */
-  private static final class TeeOutputStream extends ServletOutputStream {
+  /**
+   * Writes through to the container's stream and to the capture, holding back the declared
+   * body's last byte and a close while the response {@link #holding holds its end}. Synchronized
+   * because the filter releases on the request thread while an async handler may be writing.
+   */
+  private final class TeeOutputStream extends ServletOutputStream {
     private final ServletOutputStream out;
     private final Capture capture;
+    private long sent;
+    private byte[] held;
+    private boolean closeDeferred;
+    private volatile boolean ended;
 
     TeeOutputStream(ServletOutputStream out, Capture capture) {
       this.out = out;
@@ -217,25 +339,80 @@ final class CapturingResponse extends HttpServletResponseWrapper {
     }
 
     @Override
-    public void write(int b) throws IOException {
-      out.write(b);
-      capture.write(b);
+    public synchronized void write(int b) throws IOException {
+      if (held == null && !(holding && declaredLength >= 0 && sent + 1 >= declaredLength)) {
+        // before the write: the client may have the last byte before out.write returns
+        ended = declaredLength >= 0 && sent + 1 >= declaredLength;
+        out.write(b);
+        capture.write(b);
+        sent++;
+      } else {
+        write(new byte[] {(byte) b}, 0, 1);
+      }
     }
 
     @Override
-    public void write(byte[] b, int off, int len) throws IOException {
-      out.write(b, off, len);
+    public synchronized void write(byte[] b, int off, int len) throws IOException {
       capture.write(b, off, len);
+      if (held != null) {
+        hold(b, off, len);
+        return;
+      }
+      int pass = len;
+      // before the write: the client may have the last byte before out.write returns
+      ended = declaredLength >= 0 && sent + len >= declaredLength;
+      if (holding && declaredLength >= 0 && sent + len >= declaredLength) {
+        pass = (int) Math.max(0, Math.min(len, declaredLength - 1 - sent));
+      }
+      if (pass > 0) {
+        out.write(b, off, pass);
+        sent += pass;
+      }
+      if (pass < len) {
+        hold(b, off + pass, len - pass);
+      }
+    }
+
+    private void hold(byte[] b, int off, int len) {
+      int from = held == null ? 0 : held.length;
+      held = held == null ? new byte[len] : Arrays.copyOf(held, from + len);
+      System.arraycopy(b, off, held, from, len);
+    }
+
+    synchronized void release() throws IOException {
+      if (held != null) {
+        byte[] rest = held;
+        held = null;
+        out.write(rest);
+        sent += rest.length;
+      }
+      if (closeDeferred) {
+        closeDeferred = false;
+        out.close();
+      }
+    }
+
+    synchronized void reset() {
+      sent = 0;
+      held = null;
+      ended = false;
     }
 
     @Override
-    public void flush() throws IOException {
+    public synchronized void flush() throws IOException {
       out.flush();
     }
 
     @Override
-    public void close() throws IOException {
-      out.close();
+    public synchronized void close() throws IOException {
+      ended = true;
+      if (holding) {
+        closeDeferred = true;
+        out.flush();
+      } else {
+        release();
+        out.close();
+      }
     }
 
     @Override
@@ -253,10 +430,12 @@ final class CapturingResponse extends HttpServletResponseWrapper {
   private static final class TeeWriter extends Writer {
     private final PrintWriter out;
     private final Writer capture;
+    private final CapturingResponse response;
 
-    TeeWriter(PrintWriter out, Writer capture) {
+    TeeWriter(PrintWriter out, Writer capture, CapturingResponse response) {
       this.out = out;
       this.capture = capture;
+      this.response = response;
     }
 
     @Override
@@ -284,7 +463,12 @@ final class CapturingResponse extends HttpServletResponseWrapper {
 
     @Override
     public void close() {
-      out.close();
+      if (response.holding) {
+        response.writerCloseDeferred = true;
+        out.flush();
+      } else {
+        out.close();
+      }
     }
   }
 }

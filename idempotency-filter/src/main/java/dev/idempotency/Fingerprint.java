@@ -14,12 +14,12 @@ import java.net.URLDecoder;
 import java.nio.charset.Charset;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.TreeSet;
 
 /**
  * The request hash of SPEC §3/§4: SHA-256 over method, path, canonical query and canonical
@@ -125,11 +125,17 @@ final class Fingerprint {
   private static void writeSorted(JsonGenerator g, JsonNode node) throws IOException {
     if (node.isObject()) {
       g.writeStartObject();
-      TreeSet<String> names = new TreeSet<>();
+      // An array sorted once, not a TreeSet per object: names in a JSON object are unique.
+      String[] names = new String[node.size()];
+      int count = 0;
       for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
-        names.add(it.next());
+        names[count++] = it.next();
       }
-      for (String name : names) {
+      if (count > 1) {
+        Arrays.sort(names, 0, count);
+      }
+      for (int i = 0; i < count; i++) {
+        String name = names[i];
         g.writeFieldName(name);
         writeSorted(g, node.get(name));
       }

@@ -10,9 +10,20 @@ final class Hashing {
 
   private static final HexFormat HEX = HexFormat.of();
 
+  /** Never updated, only cloned: a provider look-up per request showed in the profile. */
+  private static final MessageDigest PROTOTYPE = newSha256();
+
   private Hashing() {}
 
   static MessageDigest sha256() {
+    try {
+      return (MessageDigest) PROTOTYPE.clone();
+    } catch (CloneNotSupportedException e) {
+      return newSha256();
+    }
+  }
+
+  private static MessageDigest newSha256() {
     try {
       return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {

@@ -121,10 +121,20 @@ public record IdempotencyConfig(
     if (!methods.contains(method)) {
       return false;
     }
-    if (!includePaths.isEmpty() && includePaths.stream().noneMatch(p -> p.matches(path))) {
+    if (!includePaths.isEmpty() && !anyMatches(includePaths, path)) {
       return false;
     }
-    return excludePaths.stream().noneMatch(p -> p.matches(path));
+    return !anyMatches(excludePaths, path);
+  }
+
+  // A loop, not a stream: this runs for every request the filter sees.
+  private static boolean anyMatches(List<PathPattern> patterns, String path) {
+    for (int i = 0; i < patterns.size(); i++) {
+      if (patterns.get(i).matches(path)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

@@ -30,10 +30,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -57,6 +57,8 @@ public final class IdempotencyFilter implements Filter {
 
   private static final Logger log = LoggerFactory.getLogger(IdempotencyFilter.class);
   private static final long FAIL_CLOSED_RETRY_AFTER_SECONDS = 5;
+  /** How long a retry waits for a same-JVM owner whose client already has the response. */
+  private static final Duration ENDED_RESPONSE_WAIT = Duration.ofSeconds(2);
   private static final long POLL_START_MS = 5;
   private static final long POLL_MAX_MS = 200;
 
@@ -69,6 +71,9 @@ public final class IdempotencyFilter implements Filter {
   private Fingerprint fingerprint;
   private ScheduledThreadPoolExecutor scheduler;
   private final Map<String, CompletableFuture<Void>> localWaiters = new ConcurrentHashMap<>();
+  private final Map<String, Run> localRuns = new ConcurrentHashMap<>();
+  /** Every run holding a lock; one periodic sweep renews those whose lease is due. */
+  private final Set<Run> running = ConcurrentHashMap.newKeySet();
 
   /** For {@code web.xml}: settings are read in {@link #init(FilterConfig)}. */
   public IdempotencyFilter() {}
@@ -105,6 +110,11 @@ public final class IdempotencyFilter implements Filter {
       return t;
     });
     scheduler.setRemoveOnCancelPolicy(true);
+    // A task per request cost a lock on the scheduler's queue twice (schedule, cancel), and most
+    // requests finish long before their first renewal is due.
+    long sweepMs = Math.max(1, config.lockTimeout().toMillis() / 6);
+    scheduler.scheduleWithFixedDelay(this::renewDue, sweepMs, sweepMs, TimeUnit.MILLISECONDS);
+    listener.storeOpened(store);
   }
 
   @Override
@@ -161,6 +171,9 @@ public final class IdempotencyFilter implements Filter {
     if (scheduler != null) {
       scheduler.shutdownNow();
     }
+    if (store != null) {
+      listener.storeClosed(store);
+    }
     if (ownsStore && store != null) {
       store.close();
     }
@@ -172,36 +185,40 @@ public final class IdempotencyFilter implements Filter {
     if (!(req instanceof HttpServletRequest request)
         || !(res instanceof HttpServletResponse response)
         || request.getDispatcherType() != jakarta.servlet.DispatcherType.REQUEST
-        || !enabled()
-        || !config.covers(request.getMethod(), pathOf(request))) {
+        || !enabled()) {
+      chain.doFilter(req, res);
+      return;
+    }
+    String path = pathOf(request);
+    if (!config.covers(request.getMethod(), path)) {
       chain.doFilter(req, res);
       return;
     }
     String contentType = request.getContentType();
     if (contentType != null && Fingerprint.mimeType(contentType).startsWith("multipart/")) {
       // The container parses parts from the raw stream, which the filter would have consumed.
-      bypass(request, response, chain);
+      bypass(request, response, chain, "multipart body");
       return;
     }
     KeyResolver.Parsed parsed = keys.key(request);
     if (parsed.invalid() != null) {
-      reject(response, Outcome.INVALID, Problem.INVALID_KEY, parsed.invalid());
+      reject(response, Outcome.INVALID, Problem.INVALID_KEY, parsed.invalid(), null);
       return;
     }
     boolean keyed = parsed.key() != null;
     if (!keyed && config.keyMode() == KeyMode.REQUIRED) {
       reject(response, Outcome.INVALID, Problem.KEY_REQUIRED,
-          "This request needs an " + config.header() + " header.");
+          "This request needs an " + config.header() + " header.", null);
       return;
     }
     if (!keyed && config.keyMode() == KeyMode.KEY_ONLY) {
-      bypass(request, response, chain);
+      bypass(request, response, chain, "no key (key-only mode)");
       return;
     }
     String scope = keys.scope(request);
     String storeKey = keyed ? storeKey("key", scope, parsed.key()) : null;
     if (keyed && !inRollout(storeKey)) {
-      bypass(request, response, chain);
+      bypass(request, response, chain, "key outside the rollout");
       return;
     }
 
@@ -209,9 +226,9 @@ public final class IdempotencyFilter implements Filter {
     if (request.getContentLengthLong() > max) {
       if (keyed) {
         reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
-            "The body is larger than " + max + " bytes.");
+            "The body is larger than " + max + " bytes.", storeKey);
       } else {
-        bypass(request, response, chain);
+        bypass(request, response, chain, "keyless body over max-request-bytes");
       }
       return;
     }
@@ -219,10 +236,10 @@ public final class IdempotencyFilter implements Filter {
     if (body.overflowed()) {
       if (keyed) {
         reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
-            "The body is larger than " + max + " bytes.");
+            "The body is larger than " + max + " bytes.", storeKey);
       } else {
         // Hand on what was read and the rest of the stream: the body reaches the servlet intact.
-        listener.outcome(Outcome.BYPASSED);
+        bypassed("keyless body over max-request-bytes");
         chain.doFilter(new BufferedBodyRequest(request, body.bytes(), body.length(),
             request.getInputStream()), response);
       }
@@ -230,12 +247,12 @@ public final class IdempotencyFilter implements Filter {
     }
     BufferedBodyRequest buffered =
         new BufferedBodyRequest(request, body.bytes(), body.length(), null);
-    String requestHash = fingerprint.requestHash(request.getMethod(), pathOf(request),
+    String requestHash = fingerprint.requestHash(request.getMethod(), path,
         request.getQueryString(), contentType, buffered.charset(), body.bytes(), body.length());
     if (!keyed) {
       storeKey = storeKey("content", scope, requestHash);
       if (!inRollout(storeKey)) {
-        listener.outcome(Outcome.BYPASSED);
+        bypassed("fingerprint outside the rollout");
         chain.doFilter(buffered, response);
         return;
       }
@@ -294,16 +311,24 @@ public final class IdempotencyFilter implements Filter {
     return Hashing.hex(digest.digest());
   }
 
-  private void bypass(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
-      throws IOException, ServletException {
-    listener.outcome(Outcome.BYPASSED);
+  private void bypass(HttpServletRequest request, HttpServletResponse response, FilterChain chain,
+      String why) throws IOException, ServletException {
+    bypassed(why);
     chain.doFilter(request, response);
   }
 
+  private void bypassed(String why) {
+    listener.outcome(Outcome.BYPASSED);
+    log.debug("bypassed, not protected: {}", why);
+  }
+
+  /** Answers a problem; {@code key} is the store key when there is one, logged by its prefix. */
   private void reject(HttpServletResponse response, Outcome outcome, Problem problem,
-      String detail) throws IOException {
+      String detail, String key) throws IOException {
     listener.outcome(outcome);
-    log.debug("{}: {}", outcome.label(), detail);
+    if (log.isDebugEnabled()) {
+      log.debug("{} on key {}: {}", outcome.label(), key == null ? "-" : prefix(key), detail);
+    }
     problem.send(response, detail, 0);
   }
 
@@ -330,6 +355,10 @@ public final class IdempotencyFilter implements Filter {
     long pollMs = POLL_START_MS;
     while (true) {
       Acquisition acquisition;
+      // Looked up before the store is asked: a run that finishes in between has stored its
+      // response, so the store's answer is then that response, never an in-flight record whose
+      // local run is already gone.
+      Run local = wait ? null : localRuns.get(key);
       long startNanos = System.nanoTime();
       try {
         acquisition = store.acquire(key, requestHash, config.lockTimeout(), retention);
@@ -350,14 +379,22 @@ public final class IdempotencyFilter implements Filter {
       }
       if (acquisition instanceof Acquisition.Completed completed) {
         listener.outcome(Outcome.REPLAYED);
-        log.debug("replayed key {}", prefix(key));
+        if (log.isDebugEnabled()) {
+          log.debug("replayed key {}", prefix(key));
+        }
         replay(response, completed.response());
         return;
       }
       if (acquisition instanceof Acquisition.Mismatch) {
         reject(response, Outcome.MISMATCH, Problem.PAYLOAD_MISMATCH,
-            "This " + config.header() + " was used with a different request.");
+            "This " + config.header() + " was used with a different request.", key);
         return;
+      }
+      if (!wait && local != null && local.capture.bodyEnded()) {
+        // The owner runs in this JVM and its client already has the whole response; only the
+        // store write is left. A retry that raced it waits for that write instead of a 409.
+        wait = true;
+        deadline = clock.instant().plus(ENDED_RESPONSE_WAIT);
       }
       Duration left = wait ? Duration.between(clock.instant(), deadline) : Duration.ZERO;
       if (left.isNegative() || left.isZero()) {
@@ -410,6 +447,20 @@ public final class IdempotencyFilter implements Filter {
         : new Waiter(CompletableFuture.anyOf(local, remote), local, false);
   }
 
+  private void renewDue() {
+    long now = System.nanoTime();
+    for (Run run : running) {
+      if (now - run.renewAtNanos >= 0) {
+        try {
+          run.renew();
+        } catch (RuntimeException e) {
+          // One store's surprise must not end the sweep, and with it every run's renewals.
+          log.warn("renewing key {} failed", prefix(run.key), e);
+        }
+      }
+    }
+  }
+
   private void wakeLocalWaiters(String key) {
     CompletableFuture<Void> waiters = localWaiters.remove(key);
     if (waiters != null) {
@@ -437,16 +488,22 @@ public final class IdempotencyFilter implements Filter {
       FilterChain chain, String key, long token, boolean keyed)
       throws IOException, ServletException {
     listener.outcome(Outcome.EXECUTED);
+    log.debug("executing key {}", prefix(key));
     listener.inFlight(1);
     CapturingResponse capture =
         new CapturingResponse(response, config.maxResponseBytes(), config.replaySetCookie());
     request.asyncResponse(capture);
     Run run = new Run(key, token, keyed, capture, clock.instant());
+    localRuns.put(key, run);
+    request.beforeAsyncComplete(() -> run.finish(false));
+    capture.holdEnd();
     boolean async = false;
     try {
       chain.doFilter(request, capture);
       if (request.isAsyncStarted()) {
         async = true;
+        // the container may end an async response without us (dispatch, timeout): hold nothing
+        capture.releaseHeld();
         request.getAsyncContext().addListener(run);
       }
     } catch (IOException | ServletException | RuntimeException | Error e) {
@@ -464,9 +521,10 @@ public final class IdempotencyFilter implements Filter {
     private final long token;
     private final boolean keyed;
     private final CapturingResponse capture;
-    private final ScheduledFuture<?> renewal;
+    /** System time, not the filter's clock: a test's fixed clock must not stop renewals. */
+    private volatile long renewAtNanos;
     private volatile Instant lockExpires;
-    private boolean failed;
+    private volatile boolean failed;
     private boolean finished;
 
     Run(String key, long token, boolean keyed, CapturingResponse capture, Instant started) {
@@ -475,20 +533,26 @@ public final class IdempotencyFilter implements Filter {
       this.keyed = keyed;
       this.capture = capture;
       this.lockExpires = started.plus(config.lockTimeout());
-      long period = Math.max(1, config.lockTimeout().toMillis() / 3);
-      this.renewal = scheduler.scheduleAtFixedRate(this::renew, period, period,
-          TimeUnit.MILLISECONDS);
+      this.renewAtNanos = System.nanoTime() + renewalPeriodNanos();
+      running.add(this);
     }
 
-    private void renew() {
+    private long renewalPeriodNanos() {
+      return config.lockTimeout().toNanos() / 3;
+    }
+
+    void renew() {
       long startNanos = System.nanoTime();
+      renewAtNanos = startNanos + renewalPeriodNanos();
       try {
         Instant now = clock.instant();
         if (store.renew(key, token, config.lockTimeout())) {
           lockExpires = now.plus(config.lockTimeout());
         } else {
-          log.warn("lost the lock of key {} while its request was running", prefix(key));
-          throw new IllegalStateException("stop renewing");
+          // Not a loss if the run finished meanwhile: finish() leaves the set first.
+          if (running.remove(this)) {
+            log.warn("lost the lock of key {} while its request was running", prefix(key));
+          }
         }
       } catch (StoreException e) {
         log.debug("renewing key {} failed: {}", prefix(key), e.getMessage());
@@ -502,7 +566,7 @@ public final class IdempotencyFilter implements Filter {
         return;
       }
       finished = true;
-      renewal.cancel(false);
+      running.remove(this);
       listener.inFlight(-1);
       try {
         int status = capture.getStatus();
@@ -514,6 +578,8 @@ public final class IdempotencyFilter implements Filter {
         // arrived inside the window but reached the store late (a loaded server) still matches.
         complete(capture.snapshot(), keyed ? config.retention() : config.fingerprintWindow());
       } finally {
+        capture.releaseHeld();
+        localRuns.remove(key, this);
         wakeLocalWaiters(key);
       }
     }
@@ -604,8 +670,10 @@ public final class IdempotencyFilter implements Filter {
       } else if (name.equalsIgnoreCase("Content-Type")) {
         response.setContentType(values.get(0));
       } else {
-        for (String value : values) {
-          response.addHeader(name, value);
+        // set, then add: a header the container put there itself (Server) is not doubled
+        response.setHeader(name, values.get(0));
+        for (int i = 1; i < values.size(); i++) {
+          response.addHeader(name, values.get(i));
         }
       }
     }

@@ -1,5 +1,7 @@
 package dev.idempotency;
 
+import dev.idempotency.spi.IdempotencyStore;
+
 /**
  * Hears what the filter does, for metrics and tests. Methods are called on request threads and
  * must be fast and thread-safe; every method does nothing by default.
@@ -20,6 +22,15 @@ public interface IdempotencyListener {
 
   /** A request started ({@code +1}) or finished ({@code -1}) executing under a lock. */
   default void inFlight(int delta) {}
+
+  /**
+   * The filter started using {@code store}; a listener may read its
+   * {@link IdempotencyStore#status()} from then on.
+   */
+  default void storeOpened(IdempotencyStore store) {}
+
+  /** The filter stopped using {@code store} (it is being closed). */
+  default void storeClosed(IdempotencyStore store) {}
 
   /** A failed {@code complete} was retried in the background; {@code succeeded} says how. */
   default void completeRetried(boolean succeeded) {}

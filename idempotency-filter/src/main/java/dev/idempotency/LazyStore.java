@@ -6,6 +6,7 @@ import dev.idempotency.spi.RecordInfo;
 import dev.idempotency.spi.StoreException;
 import dev.idempotency.spi.StoreProvider;
 import dev.idempotency.spi.StoreSettings;
+import dev.idempotency.spi.StoreStatus;
 import dev.idempotency.spi.StoredResponse;
 import java.time.Clock;
 import java.time.Duration;
@@ -123,6 +124,13 @@ final class LazyStore implements IdempotencyStore {
   @Override
   public String name() {
     return provider.name();
+  }
+
+  /** The store's own status once reached; until then nothing serves. */
+  @Override
+  public StoreStatus status() {
+    IdempotencyStore d = delegate;
+    return d == null ? new StoreStatus("none", StoreStatus.Breaker.NONE, 0) : d.status();
   }
 
   @Override

@@ -1,10 +1,14 @@
 package dev.idempotency;
 
+import dev.idempotency.spi.IdempotencyStore;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -12,8 +16,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The meters of SPEC §10 on a Micrometer registry; with the Prometheus registry they appear as
  * {@code idempotency_requests_total{outcome}}, {@code idempotency_store_seconds{store,op}},
- * {@code idempotency_stale_recovered_total}, {@code idempotency_inflight} and
- * {@code idempotency_complete_retries_total{result}}. Thread-safe.
+ * {@code idempotency_stale_recovered_total}, {@code idempotency_fallback_total},
+ * {@code idempotency_inflight} and {@code idempotency_complete_retries_total{result}}.
+ * Thread-safe.
+ *
+ * <p>{@code idempotency_fallback_total} is read from the {@link IdempotencyStore#status()} of
+ * the stores the filters use ({@link #storeOpened}); a closed store's count is kept, so the
+ * counter never goes down.
  *
  * <p>Only loaded when Micrometer is on the classpath: the filter runs without it.
  */
@@ -26,6 +35,8 @@ public final class MicrometerListener implements IdempotencyListener {
   private final Counter retryFailed;
   private final AtomicInteger inFlight = new AtomicInteger();
   private final Map<String, Timer> timers = new ConcurrentHashMap<>();
+  private final Set<IdempotencyStore> stores = ConcurrentHashMap.newKeySet();
+  private long closedStoresFallbacks;
 
   /**
    * A listener on Micrometer's global registry, once per JVM, so two filters (or a redeploy in
@@ -50,10 +61,38 @@ public final class MicrometerListener implements IdempotencyListener {
         .description("Stale locks of dead owners taken over")
         .register(registry);
     retrySucceeded = Counter.builder("idempotency.complete.retries")
+        .description("Background retries of a failed complete or release, by result")
         .tag("result", "succeeded").register(registry);
     retryFailed = Counter.builder("idempotency.complete.retries")
+        .description("Background retries of a failed complete or release, by result")
         .tag("result", "failed").register(registry);
-    registry.gauge("idempotency.inflight", inFlight);
+    Gauge.builder("idempotency.inflight", inFlight,
+            AtomicInteger::get)
+        .description("Requests executing under a lock now")
+        .register(registry);
+    FunctionCounter.builder("idempotency.fallback", this, MicrometerListener::fallbacks)
+        .description("Store operations answered by JDBC because Redis was down")
+        .register(registry);
+  }
+
+  private synchronized double fallbacks() {
+    long sum = closedStoresFallbacks;
+    for (IdempotencyStore store : stores) {
+      sum += store.status().fallbacks();
+    }
+    return sum;
+  }
+
+  @Override
+  public void storeOpened(IdempotencyStore store) {
+    stores.add(store);
+  }
+
+  @Override
+  public synchronized void storeClosed(IdempotencyStore store) {
+    if (stores.remove(store)) {
+      closedStoresFallbacks += store.status().fallbacks();
+    }
   }
 
   @Override

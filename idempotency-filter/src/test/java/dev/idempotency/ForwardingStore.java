@@ -3,6 +3,7 @@ package dev.idempotency;
 import dev.idempotency.spi.Acquisition;
 import dev.idempotency.spi.IdempotencyStore;
 import dev.idempotency.spi.RecordInfo;
+import dev.idempotency.spi.StoreStatus;
 import dev.idempotency.spi.StoredResponse;
 import java.time.Duration;
 import java.util.List;
@@ -61,5 +62,10 @@ public class ForwardingStore implements IdempotencyStore {
   @Override
   public String name() {
     return delegate.name();
+  }
+
+  @Override
+  public StoreStatus status() {
+    return delegate.status();
   }
 }

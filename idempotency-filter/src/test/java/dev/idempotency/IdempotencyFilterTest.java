@@ -248,6 +248,74 @@ class IdempotencyFilterTest {
     assertThat(count(Outcome.BYPASSED)).isGreaterThanOrEqualTo(2);
   }
 
+  /**
+   * SPEC §5 lease renewal: a running owner is renewed again and again; once it has finished, or
+   * once the store says it lost the lock, it is not renewed any more.
+   */
+  @Test
+  void renewalsRunWhileTheOwnerRunsAndStopWhenItEndsOrLosesTheLock() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger renewals =
+        new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicBoolean lost =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    IdempotencyStore counting = new ForwardingStore(new MemoryStore()) {
+      @Override
+      public boolean renew(String k, long t, Duration l) {
+        renewals.incrementAndGet();
+        return !lost.get() && super.renew(k, t, l);
+      }
+    };
+    JettyServer s = start(counting, b -> b.lockTimeout(Duration.ofMillis(300)));
+    var held = IdempotencyFilterHttpContract.CLIENT.sendAsync(
+        post(s.uri("/echo?hold=1"), UUID.randomUUID().toString(), "{}").build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(app.entered.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5))
+        .until(() -> renewals.get() >= 3);
+    app.gate.countDown();
+    assertThat(held.get(10, java.util.concurrent.TimeUnit.SECONDS).statusCode()).isEqualTo(201);
+    int afterFinish = renewals.get();
+    org.awaitility.Awaitility.await().during(Duration.ofMillis(400))
+        .atMost(Duration.ofSeconds(2)).until(() -> renewals.get() == afterFinish);
+
+    app.gate = new java.util.concurrent.CountDownLatch(1);
+    app.entered = new java.util.concurrent.CountDownLatch(1);
+    lost.set(true);
+    var losing = IdempotencyFilterHttpContract.CLIENT.sendAsync(
+        post(s.uri("/echo?hold=1"), UUID.randomUUID().toString(), "{}").build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(app.entered.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5))
+        .until(() -> renewals.get() == afterFinish + 1);
+    org.awaitility.Awaitility.await().during(Duration.ofMillis(400))
+        .atMost(Duration.ofSeconds(2)).until(() -> renewals.get() == afterFinish + 1);
+    app.gate.countDown();
+    losing.get(10, java.util.concurrent.TimeUnit.SECONDS);
+  }
+
+  /** A store that throws from renew (a bug, not a StoreException) does not end the sweep. */
+  @Test
+  void aRenewalThatThrowsDoesNotStopTheRenewals() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger renewals =
+        new java.util.concurrent.atomic.AtomicInteger();
+    IdempotencyStore throwing = new ForwardingStore(new MemoryStore()) {
+      @Override
+      public boolean renew(String k, long t, Duration l) {
+        renewals.incrementAndGet();
+        throw new IllegalStateException("a store bug");
+      }
+    };
+    JettyServer s = start(throwing, b -> b.lockTimeout(Duration.ofMillis(300)));
+    var held = IdempotencyFilterHttpContract.CLIENT.sendAsync(
+        post(s.uri("/echo?hold=1"), UUID.randomUUID().toString(), "{}").build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(app.entered.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5))
+        .until(() -> renewals.get() >= 3);
+    app.gate.countDown();
+    assertThat(held.get(10, java.util.concurrent.TimeUnit.SECONDS).statusCode()).isEqualTo(201);
+  }
+
   /** A store whose backend is down: every call fails as a real client's would. */
   private static final class DownStore implements IdempotencyStore {
     @Override
@@ -344,6 +412,144 @@ class IdempotencyFilterTest {
     org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).untilAtomic(retried,
         org.hamcrest.Matchers.equalTo(1));
     HttpResponse<byte[]> replay = send(post(server.uri("/echo"), key, "{}"));
+    assertThat(replay.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+    assertThat(app.executions).hasValue(1);
+  }
+
+  /**
+   * A response that declares its length, or closes its stream, ends only once it is stored: a
+   * client never holds the whole response while its key is still in flight.
+   */
+  @Test
+  void responseEndsOnlyAfterItIsStored() throws Exception {
+    java.util.concurrent.CountDownLatch completing = new java.util.concurrent.CountDownLatch(2);
+    java.util.concurrent.CountDownLatch mayComplete = new java.util.concurrent.CountDownLatch(1);
+    IdempotencyStore slow = new ForwardingStore(new MemoryStore()) {
+      @Override
+      public boolean complete(String k, long t, StoredResponse r, Duration d) {
+        completing.countDown();
+        try {
+          mayComplete.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        return super.complete(k, t, r, d);
+      }
+    };
+    server = JettyServer.start(IdempotencyFilter.builder(slow).build(), app);
+    String lengthKey = UUID.randomUUID().toString();
+    String closedKey = UUID.randomUUID().toString();
+    var sized = IdempotencyFilterHttpContract.CLIENT.sendAsync(
+        post(server.uri("/length"), lengthKey, "{}").build(), HttpResponse.BodyHandlers.ofString());
+    var closed = IdempotencyFilterHttpContract.CLIENT.sendAsync(
+        post(server.uri("/closed"), closedKey, "{}").build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(completing.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+    // Both handlers are done and their stores are blocked: neither response may have ended.
+    org.awaitility.Awaitility.await().during(Duration.ofMillis(300))
+        .atMost(Duration.ofSeconds(1)).until(() -> !sized.isDone() && !closed.isDone());
+    mayComplete.countDown();
+
+    assertThat(sized.get(10, java.util.concurrent.TimeUnit.SECONDS).body())
+        .matches("fixed length [12]");
+    assertThat(closed.get(10, java.util.concurrent.TimeUnit.SECONDS).body()).startsWith("closed ");
+    HttpResponse<byte[]> retry = send(post(server.uri("/length"), lengthKey, "{}"));
+    assertThat(retry.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+    assertThat(app.executions).hasValue(2);
+  }
+
+  /**
+   * A retry that saw the record in flight just before the owner stored it, and looks at the
+   * owner's run just after the run is gone, is still replayed: the run is looked up before the
+   * store is asked.
+   */
+  @Test
+  void retryThatSawInFlightJustBeforeTheOwnerFinishedIsReplayed() throws Exception {
+    java.util.concurrent.CountDownLatch retrySawInFlight = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch retryMayGoOn = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicBoolean pauseInFlight =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    IdempotencyStore pausing = new ForwardingStore(new MemoryStore()) {
+      @Override
+      public Acquisition acquire(String k, String h, Duration l, Duration r) {
+        Acquisition answer = super.acquire(k, h, l, r);
+        if (answer instanceof Acquisition.InFlight && pauseInFlight.compareAndSet(true, false)) {
+          retrySawInFlight.countDown();
+          try {
+            retryMayGoOn.await();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+        return answer;
+      }
+    };
+    server = JettyServer.start(IdempotencyFilter.builder(pausing).build(), app);
+    String key = UUID.randomUUID().toString();
+    HttpResponse<byte[]> first = send(post(server.uri("/async-ended"), key, "{}"));
+    assertThat(first.statusCode()).isEqualTo(202);
+
+    pauseInFlight.set(true);
+    java.net.http.HttpClient other = java.net.http.HttpClient.newBuilder()
+        .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+    var retry = other.sendAsync(post(server.uri("/async-ended"), key, "{}").build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(retrySawInFlight.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    app.gate.countDown();
+    assertThat(app.asyncEndedCompleted.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    retryMayGoOn.countDown();
+
+    HttpResponse<byte[]> replay = retry.get(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(replay.statusCode()).isEqualTo(202);
+    assertThat(replay.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+    assertThat(replay.body()).isEqualTo(first.body());
+    assertThat(app.executions).hasValue(1);
+  }
+
+  /**
+   * An async handler that writes its whole declared body and flushes while the filter thread
+   * returns and sends the byte it held back: both reach the container's output one at a time,
+   * and every response arrives whole.
+   */
+  @Test
+  void asyncBodyFlushedWhileTheFilterReturnsArrivesWhole() throws Exception {
+    start(b -> b);
+    for (int round = 0; round < 60; round++) {
+      String key = UUID.randomUUID().toString();
+      HttpResponse<String> response = IdempotencyFilterHttpContract.CLIENT.send(
+          post(server.uri("/async-sized"), key, "{}").timeout(Duration.ofSeconds(10)).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertThat(response.statusCode()).as("round %d", round).isEqualTo(202);
+      assertThat(response.body()).as("round %d", round).startsWith("sized ");
+    }
+    assertThat(app.executions).hasValue(60);
+  }
+
+  /**
+   * An async handler whose client already has the whole response but which has not completed
+   * yet: a retry waits for the store write and is replayed, instead of a 409.
+   */
+  @org.junit.jupiter.api.RepeatedTest(3)
+  void retryOfAnEndedButUncompletedAsyncResponseIsReplayed() throws Exception {
+    start(b -> b);
+    String key = UUID.randomUUID().toString();
+    HttpResponse<byte[]> first = send(post(server.uri("/async-ended"), key, "{}"));
+    assertThat(first.statusCode()).isEqualTo(202);
+    assertThat(app.entered.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+    // Another connection: the container reads the next request of the same one only later.
+    java.net.http.HttpClient other = java.net.http.HttpClient.newBuilder()
+        .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+    var retry = other.sendAsync(
+        post(server.uri("/async-ended"), key, "{}").build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+    org.awaitility.Awaitility.await().during(Duration.ofMillis(200))
+        .atMost(Duration.ofSeconds(1)).until(() -> !retry.isDone());
+    app.gate.countDown();
+
+    HttpResponse<byte[]> replay = retry.get(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(replay.statusCode()).isEqualTo(202);
+    assertThat(replay.body()).isEqualTo(first.body());
     assertThat(replay.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
     assertThat(app.executions).hasValue(1);
   }

@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.idempotency.memory.MemoryStore;
+import dev.idempotency.spi.StoreStatus;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
@@ -22,6 +23,7 @@ import java.util.EnumSet;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
@@ -101,6 +103,27 @@ class ObservabilityTest {
         .timer().count()).isEqualTo(6);
     assertThat(registry.get("idempotency.store").tags("store", "memory", "op", "complete")
         .timer().count()).isEqualTo(2);
+  }
+
+  @Test
+  void fallbackCounterReadsTheStatusOfTheFiltersStoreAndKeepsItAfterDestroy() throws Exception {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    AtomicLong fallbacks = new AtomicLong();
+    ForwardingStore store = new ForwardingStore(new MemoryStore()) {
+      @Override
+      public StoreStatus status() {
+        return new StoreStatus("jdbc", StoreStatus.Breaker.OPEN, fallbacks.get());
+      }
+    };
+    IdempotencyFilter filter = IdempotencyFilter.builder(store)
+        .listener(new MicrometerListener(registry)).build();
+    assertThat(registry.get("idempotency.fallback").functionCounter().count()).isZero();
+
+    fallbacks.set(7);
+    assertThat(registry.get("idempotency.fallback").functionCounter().count()).isEqualTo(7);
+    filter.destroy();
+    fallbacks.set(0);
+    assertThat(registry.get("idempotency.fallback").functionCounter().count()).isEqualTo(7);
   }
 
   private static double count(SimpleMeterRegistry registry, String outcome) {

@@ -44,6 +44,8 @@ public final class TestApp extends HttpServlet {
   /** Counted down when a held handler has started. */
   public volatile CountDownLatch entered = new CountDownLatch(1);
   /** Counted down by {@code /big} once it has written its first megabyte. */
+  /** Counted down once an {@code /async-ended} handler's {@code complete()} has returned. */
+  public final CountDownLatch asyncEndedCompleted = new CountDownLatch(1);
   public final CountDownLatch bigFirstMegabyteWritten = new CountDownLatch(1);
   /** Opened by the test once the client has seen the start of {@code /big}. */
   public final CountDownLatch bigMayFinish = new CountDownLatch(1);
@@ -97,6 +99,51 @@ public final class TestApp extends HttpServlet {
         resp.setContentType("text/plain");
         resp.setContentLength(body.length);
         resp.getOutputStream().write(body);
+      }
+      case "/async-ended" -> {
+        // The whole declared body goes out, then the handler waits before complete().
+        AsyncContext async = req.startAsync();
+        async.start(() -> {
+          try {
+            HttpServletResponse r = (HttpServletResponse) async.getResponse();
+            byte[] body = ("ended " + n).getBytes(StandardCharsets.UTF_8);
+            r.setStatus(202);
+            r.setContentLength(body.length);
+            r.getOutputStream().write(body);
+            r.flushBuffer();
+            entered.countDown();
+            await(gate);
+          } catch (IOException e) {
+            throw new IllegalStateException(e);
+          } finally {
+            async.complete();
+            asyncEndedCompleted.countDown();
+          }
+        });
+      }
+      case "/async-sized" -> {
+        // Writes its whole declared body and flushes while the filter may still be returning.
+        AsyncContext async = req.startAsync();
+        async.start(() -> {
+          try {
+            HttpServletResponse r = (HttpServletResponse) async.getResponse();
+            byte[] body = ("sized " + n).getBytes(StandardCharsets.UTF_8);
+            r.setStatus(202);
+            r.setContentLength(body.length);
+            r.getOutputStream().write(body);
+            r.flushBuffer();
+          } catch (IOException e) {
+            throw new IllegalStateException(e);
+          } finally {
+            async.complete();
+          }
+        });
+      }
+      case "/closed" -> {
+        resp.setContentType("text/plain");
+        OutputStream out = resp.getOutputStream();
+        out.write(("closed " + n).getBytes(StandardCharsets.UTF_8));
+        out.close();
       }
       case "/error" -> resp.sendError(404, "no such order " + n);
       case "/redirect" -> resp.sendRedirect("/orders/" + n);

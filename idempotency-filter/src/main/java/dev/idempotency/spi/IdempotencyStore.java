@@ -91,6 +91,15 @@ public interface IdempotencyStore extends AutoCloseable {
   /** A short name for metrics and logs: {@code memory}, {@code redis}, {@code jdbc}. */
   String name();
 
+  /**
+   * What this store is doing now: which store serves, its breaker, its fallback count. Read by
+   * metrics scrapes and dashboards, so it must answer from memory, without I/O. By default this
+   * store serves, with no breaker.
+   */
+  default StoreStatus status() {
+    return StoreStatus.serving(name());
+  }
+
   /** Releases connections and threads this store owns. */
   @Override
   default void close() {}

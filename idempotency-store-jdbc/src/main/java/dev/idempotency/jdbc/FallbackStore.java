@@ -6,6 +6,7 @@ import dev.idempotency.spi.Acquisition.Completed;
 import dev.idempotency.spi.IdempotencyStore;
 import dev.idempotency.spi.RecordInfo;
 import dev.idempotency.spi.StoreException;
+import dev.idempotency.spi.StoreStatus;
 import dev.idempotency.spi.StoredResponse;
 import java.time.Clock;
 import java.time.Duration;
@@ -599,6 +600,19 @@ public final class FallbackStore implements IdempotencyStore {
         rescued.get(),
         Duration.ofNanos(lastMirrorLagNanos),
         Duration.ofNanos(maxMirrorLagNanos));
+  }
+
+  /** Which store serves, the Redis breaker and the fallback count, for metrics (SPEC §10). */
+  @Override
+  public StoreStatus status() {
+    return new StoreStatus(
+        primaryBreaker.state() == Breaker.CLOSED ? primary.name() : secondary.name(),
+        switch (primaryBreaker.state()) {
+          case CLOSED -> StoreStatus.Breaker.CLOSED;
+          case OPEN -> StoreStatus.Breaker.OPEN;
+          case HALF_OPEN -> StoreStatus.Breaker.HALF_OPEN;
+        },
+        fallbacks.get());
   }
 
   @Override

@@ -8,6 +8,7 @@ import dev.idempotency.spi.RecordInfo;
 import dev.idempotency.spi.StoreException;
 import dev.idempotency.spi.StoredResponse;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -32,8 +33,9 @@ import org.slf4j.LoggerFactory;
  * {@link DataSource}, one table ({@code schema-postgresql.sql}).
  *
  * <p>Each operation is one statement in its own transaction: acquire is a single
- * {@code INSERT … ON CONFLICT … RETURNING} that claims the key or reports what holds it (and
- * writes nothing when it replays); complete, release and renew are updates fenced by the owner's
+ * {@code INSERT … ON CONFLICT … WHERE <dead> RETURNING} that claims the key or reports what holds
+ * it (and writes nothing when it replays; only a claim that loses a race on the same key runs it
+ * a second time); complete, release and renew are updates fenced by the owner's
  * token. Lock age and expiry are judged by the database's clock ({@code now()}), never the JVM's.
  * Expired rows are deleted in bounded batches by a background daemon thread, never on the request
  * path. Failures (connection refused, timeouts, SQL errors) surface as {@link StoreException}.
@@ -50,7 +52,18 @@ public final class JdbcStore implements IdempotencyStore {
   private static final int MAX_PURGE_BATCHES_PER_RUN = 100;
   private static final int BREAKER_FAILURES = 3;
   private static final Duration BREAKER_COOL_DOWN = Duration.ofSeconds(1);
+  private static final int MAX_ACQUIRE_ATTEMPTS = 3;
 
+  // The request path (acquire, complete, release, renew, find) runs on plain JDBC: one pooled
+  // connection, one prepared statement from the driver's cache, no Jdbi handle per call, which
+  // cost more than the statement itself on a replay. The rest goes through Jdbi.
+  private static final NamedSql ACQUIRE = NamedSql.parse(Sql.ACQUIRE);
+  private static final NamedSql COMPLETE = NamedSql.parse(Sql.COMPLETE);
+  private static final NamedSql RELEASE = NamedSql.parse(Sql.RELEASE);
+  private static final NamedSql RENEW = NamedSql.parse(Sql.RENEW);
+  private static final NamedSql FIND = NamedSql.parse(Sql.FIND);
+
+  private final DataSource dataSource;
   private final Jdbi jdbi;
   private final HikariDataSource ownedPool;
   private final ScheduledExecutorService purger;
@@ -59,6 +72,7 @@ public final class JdbcStore implements IdempotencyStore {
       new CircuitBreaker(java.time.Clock.systemUTC(), BREAKER_FAILURES, BREAKER_COOL_DOWN);
 
   private JdbcStore(DataSource dataSource, HikariDataSource ownedPool, Builder builder) {
+    this.dataSource = dataSource;
     this.jdbi = Jdbi.create(dataSource);
     this.ownedPool = ownedPool;
     this.purgeBatchSize = builder.purgeBatchSize;
@@ -86,21 +100,31 @@ public final class JdbcStore implements IdempotencyStore {
   public Acquisition acquire(
       String key, String requestHash, Duration lockTimeout, Duration retention) {
     long token = newToken();
-    return call(
+    return jdbc(
         "acquire",
-        h ->
-            h.createQuery(Sql.ACQUIRE)
-                .bind("key", key)
-                .bind("requestHash", requestHash)
-                .bind("token", token)
-                .bind("lockMillis", lockTimeout.toMillis())
-                .bind("retentionMillis", retention.toMillis())
-                .map(
-                    (rs, ctx) ->
-                        rs.getBoolean("acquired")
-                            ? new Acquisition.Acquired(token, rs.getBoolean("recovered"))
-                            : liveRecord(rs, requestHash))
-                .one());
+        c -> {
+          try (PreparedStatement s = c.prepareStatement(ACQUIRE.jdbc())) {
+            ACQUIRE.setString(s, "key", key);
+            ACQUIRE.setString(s, "requestHash", requestHash);
+            ACQUIRE.setLong(s, "token", token);
+            ACQUIRE.setLong(s, "lockMillis", lockTimeout.toMillis());
+            ACQUIRE.setLong(s, "retentionMillis", retention.toMillis());
+            // No row: another claim won the key after this statement's snapshot. Each run takes
+            // a new snapshot, which sees that winner; only a key dying and being claimed again
+            // between two runs, over and over, could exhaust the attempts.
+            for (int attempt = 1; attempt <= MAX_ACQUIRE_ATTEMPTS; attempt++) {
+              try (ResultSet rs = s.executeQuery()) {
+                if (rs.next()) {
+                  return rs.getBoolean("acquired")
+                      ? new Acquisition.Acquired(token, rs.getBoolean("recovered"))
+                      : liveRecord(rs, requestHash);
+                }
+              }
+            }
+            throw new SQLException(
+                "acquire lost the race for the key " + MAX_ACQUIRE_ATTEMPTS + " times in a row");
+          }
+        });
   }
 
   private static long newToken() {
@@ -131,39 +155,46 @@ public final class JdbcStore implements IdempotencyStore {
 
   @Override
   public boolean complete(String key, long token, StoredResponse response, Duration retention) {
-    return call(
-            "complete",
-            h ->
-                h.createUpdate(Sql.COMPLETE)
-                    .bind("key", key)
-                    .bind("token", token)
-                    .bind("status", response.status())
-                    .bind("headers", response.headersAsText())
-                    .bind("body", response.body())
-                    .bind("retentionMillis", retention.toMillis())
-                    .execute())
-        == 1;
+    return jdbc(
+        "complete",
+        c -> {
+          try (PreparedStatement s = c.prepareStatement(COMPLETE.jdbc())) {
+            COMPLETE.setString(s, "key", key);
+            COMPLETE.setLong(s, "token", token);
+            COMPLETE.setInt(s, "status", response.status());
+            COMPLETE.setString(s, "headers", response.headersAsText());
+            COMPLETE.setBytes(s, "body", response.body());
+            COMPLETE.setLong(s, "retentionMillis", retention.toMillis());
+            return s.executeUpdate() == 1;
+          }
+        });
   }
 
   @Override
   public boolean release(String key, long token) {
-    return call(
-            "release",
-            h -> h.createUpdate(Sql.RELEASE).bind("key", key).bind("token", token).execute())
-        == 1;
+    return jdbc(
+        "release",
+        c -> {
+          try (PreparedStatement s = c.prepareStatement(RELEASE.jdbc())) {
+            RELEASE.setString(s, "key", key);
+            RELEASE.setLong(s, "token", token);
+            return s.executeUpdate() == 1;
+          }
+        });
   }
 
   @Override
   public boolean renew(String key, long token, Duration lockTimeout) {
-    return call(
-            "renew",
-            h ->
-                h.createUpdate(Sql.RENEW)
-                    .bind("key", key)
-                    .bind("token", token)
-                    .bind("lockMillis", lockTimeout.toMillis())
-                    .execute())
-        == 1;
+    return jdbc(
+        "renew",
+        c -> {
+          try (PreparedStatement s = c.prepareStatement(RENEW.jdbc())) {
+            RENEW.setString(s, "key", key);
+            RENEW.setLong(s, "token", token);
+            RENEW.setLong(s, "lockMillis", lockTimeout.toMillis());
+            return s.executeUpdate() == 1;
+          }
+        });
   }
 
   @Override
@@ -250,16 +281,19 @@ public final class JdbcStore implements IdempotencyStore {
 
   /** The live record for {@code key} as {@code requestHash} would see it; empty if none. */
   Optional<Found> find(String key, String requestHash) {
-    return call(
+    return jdbc(
         "find",
-        h ->
-            h.createQuery(Sql.FIND)
-                .bind("key", key)
-                .map(
-                    (rs, ctx) ->
-                        new Found(
-                            liveRecord(rs, requestHash), micros(rs.getLong("expires_in_micros"))))
-                .findOne());
+        c -> {
+          try (PreparedStatement s = c.prepareStatement(FIND.jdbc())) {
+            FIND.setString(s, "key", key);
+            try (ResultSet rs = s.executeQuery()) {
+              return rs.next()
+                  ? Optional.of(new Found(
+                      liveRecord(rs, requestHash), micros(rs.getLong("expires_in_micros"))))
+                  : Optional.<Found>empty();
+            }
+          }
+        });
   }
 
   /**
@@ -312,7 +346,43 @@ public final class JdbcStore implements IdempotencyStore {
                 .one());
   }
 
-  private <T> T call(String operation, HandleCallback<T, RuntimeException> callback) {
+  /** One operation on one pooled connection in autocommit: one statement, one round trip. */
+  private interface JdbcCall<T> {
+    T run(Connection connection) throws SQLException;
+  }
+
+  private <T> T jdbc(String operation, JdbcCall<T> call) {
+    failFastWhileUnreachable(operation);
+    Connection connection;
+    try {
+      connection = dataSource.getConnection();
+    } catch (SQLException e) {
+      throw failure(operation, e, true);
+    }
+    try (connection) {
+      T result = call.run(connection);
+      if (!connection.getAutoCommit()) {
+        // An application's pool may hand out connections outside autocommit.
+        connection.commit();
+      }
+      breaker.onSuccess();
+      return result;
+    } catch (SQLException e) {
+      throw failure(operation, e, connectionLost(e));
+    } catch (RuntimeException e) {
+      throw failure(operation, e, false);
+    }
+  }
+
+  private StoreException failure(String operation, Exception e, boolean connectionLost) {
+    if (connectionLost && breaker.onFailure()) {
+      log.warn("database unreachable ({}); failing fast, trying again every {} ms",
+          rootMessage(e), BREAKER_COOL_DOWN.toMillis());
+    }
+    return new StoreException(NAME, operation + " failed: " + rootMessage(e), e);
+  }
+
+  private void failFastWhileUnreachable(String operation) {
     if (!breaker.allows()) {
       throw new StoreException(
           NAME,
@@ -320,6 +390,10 @@ public final class JdbcStore implements IdempotencyStore {
               + BREAKER_COOL_DOWN.toMillis() + " ms)",
           null);
     }
+  }
+
+  private <T> T call(String operation, HandleCallback<T, RuntimeException> callback) {
+    failFastWhileUnreachable(operation);
     try {
       T result = jdbi.withHandle(callback);
       breaker.onSuccess();

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.idempotency.ForwardingStore;
+import dev.idempotency.MicrometerListener;
 import dev.idempotency.TestClock;
 import dev.idempotency.jdbc.FallbackStore.Breaker;
 import dev.idempotency.redis.RedisProcess;
@@ -18,7 +19,9 @@ import dev.idempotency.spi.RecordInfo;
 import dev.idempotency.spi.StoreException;
 import dev.idempotency.spi.StoreProvider;
 import dev.idempotency.spi.StoreSettings;
+import dev.idempotency.spi.StoreStatus;
 import dev.idempotency.spi.StoredResponse;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -163,6 +166,28 @@ class FallbackStoreTest {
     assertThat(state.breaker()).isEqualTo(Breaker.OPEN);
     assertThat(state.serving()).isEqualTo("jdbc");
     assertThat(state.fallbacks()).isEqualTo(20);
+  }
+
+  @Test
+  void statusAndTheFallbackCounterShowJdbcServingWhileRedisIsDown() {
+    build();
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    MicrometerListener listener = new MicrometerListener(registry);
+    listener.storeOpened(store);
+    completeNew(key());
+    assertThat(store.status())
+        .isEqualTo(new StoreStatus("redis", StoreStatus.Breaker.CLOSED, 0));
+
+    redis.kill();
+    for (int i = 0; i < 5; i++) {
+      acquired(store.acquire(key(), "h", LOCK, RETENTION));
+    }
+
+    assertThat(store.status()).isEqualTo(new StoreStatus("jdbc", StoreStatus.Breaker.OPEN, 5));
+    assertThat(registry.get("idempotency.fallback").functionCounter().count()).isEqualTo(5);
+    // A store the filter let go of keeps its count: the counter never goes down.
+    listener.storeClosed(store);
+    assertThat(registry.get("idempotency.fallback").functionCounter().count()).isEqualTo(5);
   }
 
   @Test

@@ -120,7 +120,7 @@ class JdbcStoreTest extends IdempotencyStoreContract {
   }
 
   @Test
-  void acquireThatLosesTheRaceAfterItsSnapshotReportsTheWinnerInOneStatement() throws Exception {
+  void acquireThatLosesTheRaceAfterItsSnapshotReportsTheWinner() throws Exception {
     String inFlight = "lost-race:" + UUID.randomUUID();
     String otherHash = "lost-race:" + UUID.randomUUID();
     ExecutorService thread = Executors.newSingleThreadExecutor();
@@ -183,6 +183,32 @@ class JdbcStoreTest extends IdempotencyStoreContract {
           .isInstanceOf(Acquisition.Mismatch.class);
     }
     assertThat(rowVersion(key)).isEqualTo(versionBefore);
+  }
+
+  @Test
+  void replayNeitherLocksNorWaitsForALockedRow() throws Exception {
+    String key = "no-lock:" + UUID.randomUUID();
+    long token = ((Acquired) store.acquire(key, "h1", LONG, RETENTION)).token();
+    store.complete(key, token, response(200, "done"), RETENTION);
+
+    try (Connection holder = pg.dataSource().getConnection()) {
+      holder.setAutoCommit(false);
+      try (PreparedStatement s =
+          holder.prepareStatement("SELECT 1 FROM idempotency_record WHERE key = ? FOR UPDATE")) {
+        s.setString(1, key);
+        s.executeQuery().close();
+      }
+      // An INSERT … ON CONFLICT reaching the live row would wait here for the holder's lock.
+      ExecutorService thread = Executors.newSingleThreadExecutor();
+      try {
+        Future<Acquisition> replay =
+            thread.submit(() -> secondStore.acquire(key, "h1", LONG, RETENTION));
+        assertThat(replay.get(5, TimeUnit.SECONDS)).isInstanceOf(Completed.class);
+      } finally {
+        thread.shutdownNow();
+        holder.rollback();
+      }
+    }
   }
 
   /** The row's physical version: a write of any kind (even a no-op update) changes it. */

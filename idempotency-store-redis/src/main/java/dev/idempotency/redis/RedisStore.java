@@ -16,7 +16,6 @@ import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SocketOptions;
-import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisKeyCommands;
@@ -43,6 +42,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * An {@link IdempotencyStore} on Redis — standalone or Cluster — through Lettuce.
@@ -56,9 +56,11 @@ import java.util.concurrent.TimeUnit;
  * text and the body as raw bytes; Redis drops it itself when its TTL ({@code PEXPIRE}) runs out.
  *
  * <p>{@link #watch} is served by one pub/sub connection with a pattern subscription made at
- * start-up: {@code complete}, {@code release} and {@code purge} publish to the key's channel, so a
- * waiter in any JVM is woken as soon as the owner finishes. If the subscription drops, every
- * waiter is woken when it is back, so none misses a notification sent in between.
+ * start-up. A watch marks the record as waited on ({@code watch.lua}); {@code complete} and
+ * {@code release} of a marked record, and every {@code purge}, publish to the key's channel, so a
+ * waiter in any JVM is woken as soon as the owner finishes, while the common case (nobody waits)
+ * costs no {@code PUBLISH} and no message to every JVM. If the subscription drops, every waiter
+ * is woken when it is back, so none misses a notification sent in between.
  *
  * <p>Redis errors and timeouts (the {@linkplain Builder#commandTimeout command timeout} is short,
  * 1 s by default) surface as {@link StoreException}; while Redis is unreachable commands fail at
@@ -79,6 +81,8 @@ public final class RedisStore implements IdempotencyStore {
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
 
   private static final String NAME = "redis";
+  /** How long the mark of a watch on a key with no record yet stays; longer than any wait. */
+  static final long WATCH_PLACEHOLDER_MS = 60_000;
   private static final RedisCodec<String, byte[]> CODEC =
       RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
   private static final LuaScript ACQUIRE = LuaScript.load("acquire");
@@ -87,8 +91,9 @@ public final class RedisStore implements IdempotencyStore {
   private static final LuaScript RENEW = LuaScript.load("renew");
   private static final LuaScript INSPECT = LuaScript.load("inspect");
   private static final LuaScript PURGE = LuaScript.load("purge");
+  private static final LuaScript WATCH = LuaScript.load("watch");
   private static final List<LuaScript> SCRIPTS =
-      List.of(ACQUIRE, COMPLETE, RELEASE, RENEW, INSPECT, PURGE);
+      List.of(ACQUIRE, COMPLETE, RELEASE, RENEW, INSPECT, PURGE, WATCH);
 
   private final String prefix;
   private final String channelPrefix;
@@ -99,6 +104,7 @@ public final class RedisStore implements IdempotencyStore {
   private final RedisScriptingCommands<String, byte[]> scripting;
   private final RedisKeyCommands<String, byte[]> keyCommands;
   private final StatefulRedisPubSubConnection<String, String> pubSub;
+  private final AtomicBoolean subscribedOnce = new AtomicBoolean();
   private final ConcurrentHashMap<String, List<CompletableFuture<Void>>> watchers =
       new ConcurrentHashMap<>();
 
@@ -117,7 +123,9 @@ public final class RedisStore implements IdempotencyStore {
             .build();
     SocketOptions socket =
         SocketOptions.builder().connectTimeout(builder.connectTimeout).keepAlive(true).build();
-    TimeoutOptions timeouts = TimeoutOptions.enabled(builder.commandTimeout);
+    // The synchronous API bounds every call by the URI's timeout. Lettuce's default
+    // TimeoutOptions (enabled since Lettuce 6) also schedule a timer task per command; switching
+    // them off made no measurable difference to a round trip (docs/BENCHMARKS.md), so they stay.
     for (RedisURI uri : address.uris()) {
       uri.setTimeout(builder.commandTimeout);
     }
@@ -129,7 +137,6 @@ public final class RedisStore implements IdempotencyStore {
         cluster.setOptions(
             ClusterClientOptions.builder()
                 .socketOptions(socket)
-                .timeoutOptions(timeouts)
                 .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
                 .topologyRefreshOptions(
                     ClusterTopologyRefreshOptions.builder()
@@ -147,7 +154,6 @@ public final class RedisStore implements IdempotencyStore {
         standalone.setOptions(
             ClientOptions.builder()
                 .socketOptions(socket)
-                .timeoutOptions(timeouts)
                 .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
                 .build());
         StatefulRedisConnection<String, byte[]> c = standalone.connect(CODEC);
@@ -171,9 +177,13 @@ public final class RedisStore implements IdempotencyStore {
 
             @Override
             public void psubscribed(String pattern, long count) {
-              // Also called when Lettuce subscribes again after a reconnect: whatever completed
-              // while the subscription was down went unheard, so every waiter looks again.
-              wakeAll();
+              // Called again when Lettuce subscribes after a reconnect: whatever completed while
+              // the subscription was down went unheard, so every waiter looks again. The first
+              // call can arrive after the constructor returned and a watch was registered, and
+              // must not wake that watch.
+              if (!subscribedOnce.compareAndSet(false, true)) {
+                wakeAll();
+              }
             }
           });
       pubSub.sync().psubscribe(globEscaped(channelPrefix) + "*");
@@ -204,22 +214,25 @@ public final class RedisStore implements IdempotencyStore {
             utf8(requestHash),
             ascii(token),
             ascii(lockTimeout.toMillis()),
-            ascii(retention.toMillis()));
-    long kind = (Long) reply.get(0);
-    if (kind == 0) {
-      return new Acquisition.Acquired(token, (Long) reply.get(1) == 1);
-    }
-    if (kind == 1) {
-      return new Acquisition.InFlight(Duration.ofMillis((Long) reply.get(1)));
-    }
-    if (kind == 2) {
+            ascii(Math.max(lockTimeout.toMillis(), retention.toMillis())));
+    Object first = reply.get(0);
+    if (first instanceof byte[]) {
+      // The completed record as acquire.lua's HMGET read it: hash, status, lock expiry, headers,
+      // body.
       return new Acquisition.Completed(
           new StoredResponse(
-              ((Long) reply.get(1)).intValue(),
-              StoredResponse.parseHeaders(text(reply.get(2))),
-              bytes(reply.get(3))));
+              Integer.parseInt(text(reply.get(1))),
+              StoredResponse.parseHeaders(text(reply.get(3))),
+              bytes(reply.get(4))));
     }
-    return Acquisition.MISMATCH;
+    long kind = (Long) first;
+    if (reply.size() == 2) {
+      return new Acquisition.InFlight(Duration.ofMillis((Long) reply.get(1)));
+    }
+    if (kind == -1) {
+      return Acquisition.MISMATCH;
+    }
+    return new Acquisition.Acquired(token, kind == 1);
   }
 
   @Override
@@ -330,11 +343,25 @@ public final class RedisStore implements IdempotencyStore {
 
   /**
    * A future completed when {@code key} is next completed, released or purged by any store on
-   * this Redis. It costs no round trip: the pattern subscription is already active. A caller that
-   * stops waiting should cancel the future so the store forgets it.
+   * this Redis. One round trip marks the record as waited on (with no record yet, a placeholder
+   * that lives {@value #WATCH_PLACEHOLDER_MS} ms marks the key for its next owner); the pattern
+   * subscription is already active. A caller that stops waiting should cancel the future so the
+   * store forgets it.
    */
   @Override
   public CompletableFuture<Void> watch(String key) {
+    CompletableFuture<Void> waiter = listen(key);
+    try {
+      run(WATCH, ScriptOutputType.INTEGER, key, ascii(WATCH_PLACEHOLDER_MS));
+    } catch (StoreException e) {
+      waiter.cancel(false);
+      throw e;
+    }
+    return waiter;
+  }
+
+  /** Registered before the record is marked, so a completion in between is not missed. */
+  private CompletableFuture<Void> listen(String key) {
     CompletableFuture<Void> waiter = new CompletableFuture<>();
     watchers.compute(
         key,

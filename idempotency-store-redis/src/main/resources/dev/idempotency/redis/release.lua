@@ -1,10 +1,12 @@
 -- Deletes the in-flight record if the token still owns it, then wakes waiters.
 -- KEYS[1] record   ARGV: token, notification channel
 -- Reply: 1 released | 0 the token does not own the key
-local record = redis.call('HMGET', KEYS[1], 't', 's')
+local record = redis.call('HMGET', KEYS[1], 't', 's', 'w')
 if record[1] ~= ARGV[1] or record[2] then
   return 0
 end
 redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[2], 'r')
+if record[3] then
+  redis.call('PUBLISH', ARGV[2], 'r')
+end
 return 1

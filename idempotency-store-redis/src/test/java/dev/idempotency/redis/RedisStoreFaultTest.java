@@ -57,7 +57,10 @@ class RedisStoreFaultTest {
   void waitersAreWokenWhenTheSubscriptionComesBackAfterARestart() throws Exception {
     try (RedisProcess redis = RedisProcess.start();
         RedisStore store = RedisStore.builder(redis.uri()).build()) {
-      CompletableFuture<Void> waiter = store.watch(key());
+      String held = key();
+      store.acquire(held, "h", LOCK, RETENTION);
+      CompletableFuture<Void> waiter = store.watch(held);
+      assertThat(waiter).isNotDone();
       redis.kill();
       redis.restart();
       // Whatever completed while the subscription was down went unheard: waiters look again.

@@ -72,6 +72,21 @@ class RedisStoreWatchTest {
   }
 
   @Test
+  void aWatchMadeRightAfterStartUpIsNotWokenByTheFirstSubscription() {
+    // The pattern subscription's confirmation can reach the listener after build() returned;
+    // only a re-subscription (after a reconnect) wakes waiters.
+    for (int round = 0; round < 30; round++) {
+      String key = key();
+      owner.acquire(key, "h", LOCK, RETENTION);
+      try (RedisStore fresh = RedisStore.builder(redis.uri()).build()) {
+        CompletableFuture<Void> woken = fresh.watch(key);
+        assertThat(fresh.inspect(key)).isPresent();
+        assertThat(woken).as("round %d", round).isNotDone();
+      }
+    }
+  }
+
+  @Test
   void releaseAndPurgeWakeWaitersToo() throws Exception {
     String released = key();
     long token = ((Acquisition.Acquired) owner.acquire(released, "h", LOCK, RETENTION)).token();
@@ -91,6 +106,7 @@ class RedisStoreWatchTest {
     String key = key();
     String other = key();
     long token = ((Acquisition.Acquired) owner.acquire(key, "h", LOCK, RETENTION)).token();
+    owner.acquire(other, "h", LOCK, RETENTION);
     CompletableFuture<Void> a = waiter.watch(key);
     CompletableFuture<Void> b = waiter.watch(key);
     CompletableFuture<Void> local = owner.watch(key);
@@ -99,6 +115,27 @@ class RedisStoreWatchTest {
     CompletableFuture.allOf(a, b, local).get(5, TimeUnit.SECONDS);
     assertThat(unrelated).isNotDone();
     unrelated.cancel(false);
+  }
+
+  @Test
+  void watchingAKeyWithNoRecordYetIsWokenByTheCompletionOfItsNextOwner() throws Exception {
+    String key = key();
+    CompletableFuture<Void> woken = waiter.watch(key);
+    assertThat(owner.inspect(key)).as("the mark is no record").isEmpty();
+    long token = ((Acquisition.Acquired) owner.acquire(key, "h", LOCK, RETENTION)).token();
+    assertThat(woken).isNotDone();
+    owner.complete(key, token, OK, RETENTION);
+    woken.get(5, TimeUnit.SECONDS);
+    assertThat(waiter.acquire(key, "h", LOCK, RETENTION)).isEqualTo(new Acquisition.Completed(OK));
+  }
+
+  @Test
+  void theMarkOfAWatchOnAMissingKeyExpiresByItself() {
+    String key = key();
+    waiter.watch(key).cancel(false);
+    assertThat((Long) redis.call("PTTL", RedisStore.DEFAULT_KEY_PREFIX + key))
+        .isPositive()
+        .isLessThanOrEqualTo(RedisStore.WATCH_PLACEHOLDER_MS);
   }
 
   @Test

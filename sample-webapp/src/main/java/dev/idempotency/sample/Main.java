@@ -7,6 +7,8 @@ import java.net.URISyntaxException;
 import java.net.URL;
 import java.util.HashSet;
 import java.util.Set;
+import org.eclipse.jetty.ee10.servlet.FilterHolder;
+import org.eclipse.jetty.ee10.servlet.FilterMapping;
 import org.eclipse.jetty.ee10.webapp.WebAppContext;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
@@ -17,6 +19,9 @@ import org.eclipse.jetty.util.resource.ResourceFactory;
  * same {@code WEB-INF/web.xml} as the war, so the filter is configured exactly as in a container;
  * every {@code idempotency.*} system property and {@code IDEMPOTENCY_*} environment variable is
  * read by the filter itself. The port comes from {@code -Dport}, else {@code PORT}, else 8080.
+ * {@code -Dsample.filter=none} deploys the webapp without any filter at all — not registered,
+ * not initialised — as the baseline of the HTTP benchmark ({@code benchmarks/run.sh}); {@code
+ * idempotency.enabled=false} would still run the filter's first checks per request.
  * Not thread-safe; used once from {@code main}.
  */
 public final class Main {
@@ -30,6 +35,7 @@ public final class Main {
     int port;
     try {
       port = port(System.getProperty("port"), System.getenv("PORT"));
+      filters(System.getProperty("sample.filter"));
     } catch (IllegalArgumentException e) {
       System.err.println("sample-webapp: " + e.getMessage());
       System.exit(2);
@@ -44,7 +50,8 @@ public final class Main {
       return;
     }
     System.out.println(
-        "sample-webapp: listening on http://localhost:" + localPort(server) + "/api/orders");
+        "sample-webapp: listening on http://localhost:" + localPort(server) + "/api/orders"
+            + (filters(System.getProperty("sample.filter")) ? "" : " (no filter)"));
     server.join();
   }
 
@@ -55,13 +62,42 @@ public final class Main {
    *     its store; the server is stopped then
    */
   static Server start(int port) throws Exception {
-    return start(new InetSocketAddress(port), webappDirectory());
+    return start(new InetSocketAddress(port), webappDirectory(),
+        filters(System.getProperty("sample.filter")));
   }
 
   /** Starts Jetty on {@code address} with the webapp in {@code webappDirectory} at {@code /}. */
   static Server start(InetSocketAddress address, URI webappDirectory) throws Exception {
+    return start(address, webappDirectory, true);
+  }
+
+  /** Whether to keep web.xml's filters: {@code -Dsample.filter} unset or {@code web.xml}. */
+  static boolean filters(String property) {
+    if (property == null || property.isBlank() || property.trim().equals("web.xml")) {
+      return true;
+    }
+    if (property.trim().equals("none")) {
+      return false;
+    }
+    throw new IllegalArgumentException("-Dsample.filter must be web.xml or none: " + property);
+  }
+
+  /**
+   * Starts Jetty on {@code address} with the webapp in {@code webappDirectory} at {@code /};
+   * without web.xml's filters unless {@code withFilters}.
+   */
+  static Server start(InetSocketAddress address, URI webappDirectory, boolean withFilters)
+      throws Exception {
     Server server = new Server(address);
-    WebAppContext webapp = new WebAppContext();
+    WebAppContext webapp = withFilters ? new WebAppContext() : new WebAppContext() {
+      @Override
+      protected void startWebapp() throws Exception {
+        // web.xml has been applied by now and no filter has been initialised yet.
+        getServletHandler().setFilterMappings(new FilterMapping[0]);
+        getServletHandler().setFilters(new FilterHolder[0]);
+        super.startWebapp();
+      }
+    };
     webapp.setContextPath("/");
     webapp.setBaseResource(ResourceFactory.of(webapp).newResource(webappDirectory));
     // The runnable jar holds every class on the system class path; there is no WEB-INF/lib.

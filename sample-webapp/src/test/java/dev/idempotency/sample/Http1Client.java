@@ -33,6 +33,16 @@ final class Http1Client {
     return client.send(request(path).GET().build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  /** GET with {@code headers} given as name, value, name, value... */
+  HttpResponse<String> get(String path, String... headers)
+      throws IOException, InterruptedException {
+    HttpRequest.Builder builder = request(path).GET();
+    for (int i = 0; i < headers.length; i += 2) {
+      builder.header(headers[i], headers[i + 1]);
+    }
+    return client.send(builder.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
   /** POST with {@code headers} given as name, value, name, value... */
   HttpResponse<String> post(String path, String contentType, String body, String... headers)
       throws IOException, InterruptedException {

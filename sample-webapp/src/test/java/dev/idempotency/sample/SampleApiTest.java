@@ -203,6 +203,6 @@ class SampleApiTest {
     assertThat(response.headers().firstValue("Content-Type"))
         .hasValueSatisfying(type -> assertThat(type).startsWith("text/plain"));
     assertThat(response.body()).contains("# TYPE sample_executions_total counter\n")
-        .containsPattern("(?m)^sample_executions_total [1-9][0-9]*$");
+        .containsPattern("(?m)^sample_executions_total [1-9][0-9]*\\.0$");
   }
 }

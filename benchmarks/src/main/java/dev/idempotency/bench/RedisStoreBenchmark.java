@@ -1,0 +1,126 @@
+package dev.idempotency.bench;
+
+import dev.idempotency.redis.RedisStore;
+import dev.idempotency.spi.Acquisition;
+import dev.idempotency.spi.StoredResponse;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.codec.RedisCodec;
+import io.lettuce.core.codec.StringCodec;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+
+/**
+ * The Redis store against the machine's Redis, single thread, next to its floor: a first-time
+ * request (acquire + complete, two scripts) against two round trips, and a replay (one acquire
+ * finding the completed record) against one. The floor is a Lettuce connection like the store's
+ * own (same codec, synchronous API): an {@code EVALSHA} of a script that returns 1, and a
+ * {@code PING}.
+ *
+ * <p>Redis at {@code -Dbench.redis.uri} (default {@code redis://127.0.0.1:6379}); keys under
+ * {@code bench:}, first-time records kept 60 s. Run: {@code java -jar
+ * benchmarks/target/benchmarks.jar RedisStoreBenchmark}. Not thread-safe: one JMH thread per
+ * state.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.SampleTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+public class RedisStoreBenchmark {
+
+  private static final Duration LOCK = Duration.ofSeconds(30);
+  private static final Duration FIRST_TIME_RETENTION = Duration.ofSeconds(60);
+  private static final Duration REPLAY_RETENTION = Duration.ofHours(1);
+  private static final int REPLAY_KEYS = 1024;
+  private static final String[] NO_KEYS = {};
+  private static final byte[][] NO_ARGS = {};
+
+  private final String uri = System.getProperty("bench.redis.uri", "redis://127.0.0.1:6379");
+
+  private RedisStore store;
+  private StoredResponse response;
+  private String[] replayKeys;
+  private int next;
+  private RedisClient floorClient;
+  private StatefulRedisConnection<String, byte[]> floorConnection;
+  private RedisCommands<String, byte[]> floor;
+  private String trivialSha;
+
+  @Setup(Level.Trial)
+  public void setUp() {
+    store = RedisStore.builder(uri).keyPrefix("bench:idem:").build();
+    byte[] body = new byte[200];
+    Arrays.fill(body, (byte) 'x');
+    response =
+        new StoredResponse(
+            201,
+            Map.of("Content-Type", List.of("application/json"), "Location", List.of("/orders/1")),
+            body);
+    replayKeys = new String[REPLAY_KEYS];
+    for (int i = 0; i < REPLAY_KEYS; i++) {
+      replayKeys[i] = "replay:" + UUID.randomUUID();
+      long token =
+          ((Acquisition.Acquired) store.acquire(replayKeys[i], "hash", LOCK, REPLAY_RETENTION))
+              .token();
+      store.complete(replayKeys[i], token, response, REPLAY_RETENTION);
+    }
+    floorClient = RedisClient.create(uri);
+    floorConnection =
+        floorClient.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+    floor = floorConnection.sync();
+    trivialSha = floor.scriptLoad("return 1");
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() {
+    for (String key : replayKeys) {
+      store.purge(key);
+    }
+    floorConnection.close();
+    floorClient.shutdown();
+    store.close();
+  }
+
+  /** A first-time request: the claim, then the stored response (two scripts). */
+  @Benchmark
+  public boolean acquireComplete() {
+    String key = "first:" + UUID.randomUUID();
+    long token =
+        ((Acquisition.Acquired) store.acquire(key, "hash", LOCK, FIRST_TIME_RETENTION)).token();
+    return store.complete(key, token, response, FIRST_TIME_RETENTION);
+  }
+
+  /** A retried request: the acquire finds the completed record and returns the response. */
+  @Benchmark
+  public Acquisition replay() {
+    next = (next + 1) & (REPLAY_KEYS - 1);
+    return store.acquire(replayKeys[next], "hash", LOCK, REPLAY_RETENTION);
+  }
+
+  /** One round trip of the floor: EVALSHA of a script that returns 1. */
+  @Benchmark
+  public Long floorEvalsha() {
+    return floor.evalsha(trivialSha, ScriptOutputType.INTEGER, NO_KEYS, NO_ARGS);
+  }
+
+  /** One round trip of the floor: PING. */
+  @Benchmark
+  public String floorPing() {
+    return floor.ping();
+  }
+}
