@@ -202,11 +202,13 @@ public final class IdempotencyFilter implements Filter {
     }
     KeyResolver.Parsed parsed = keys.key(request);
     if (parsed.invalid() != null) {
+      discardBody(request, response);
       reject(response, Outcome.INVALID, Problem.INVALID_KEY, parsed.invalid(), null);
       return;
     }
     boolean keyed = parsed.key() != null;
     if (!keyed && config.keyMode() == KeyMode.REQUIRED) {
+      discardBody(request, response);
       reject(response, Outcome.INVALID, Problem.KEY_REQUIRED,
           "This request needs an " + config.header() + " header.", null);
       return;
@@ -225,6 +227,7 @@ public final class IdempotencyFilter implements Filter {
     long max = config.maxRequestBytes();
     if (request.getContentLengthLong() > max) {
       if (keyed) {
+        response.setHeader("Connection", "close");
         reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
             "The body is larger than " + max + " bytes.", storeKey);
       } else {
@@ -235,6 +238,7 @@ public final class IdempotencyFilter implements Filter {
     Body body = Body.read(request.getInputStream(), request.getContentLengthLong(), (int) max);
     if (body.overflowed()) {
       if (keyed) {
+        response.setHeader("Connection", "close");
         reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
             "The body is larger than " + max + " bytes.", storeKey);
       } else {
@@ -323,6 +327,39 @@ public final class IdempotencyFilter implements Filter {
   }
 
   /** Answers a problem; {@code key} is the store key when there is one, logged by its prefix. */
+  /**
+   * Reads and drops the body of a request refused before its body was read. Left unread, Jetty
+   * closes the connection after the answer without saying so, and the client's next request on
+   * it fails. A body over max-request-bytes, or one the client waits to be asked for, is not
+   * read: the answer says {@code Connection: close} instead.
+   */
+  private void discardBody(HttpServletRequest request, HttpServletResponse response) {
+    long length = request.getContentLengthLong();
+    if (length == 0) {
+      return;
+    }
+    if (length > config.maxRequestBytes()
+        || "100-continue".equalsIgnoreCase(request.getHeader("Expect"))) {
+      response.setHeader("Connection", "close");
+      return;
+    }
+    try {
+      InputStream in = request.getInputStream();
+      byte[] buffer = new byte[8192];
+      long left = config.maxRequestBytes();
+      int n;
+      while ((n = in.read(buffer)) != -1) {
+        left -= n;
+        if (left < 0) {
+          response.setHeader("Connection", "close");
+          return;
+        }
+      }
+    } catch (IOException | IllegalStateException e) {
+      response.setHeader("Connection", "close");
+    }
+  }
+
   private void reject(HttpServletResponse response, Outcome outcome, Problem problem,
       String detail, String key) throws IOException {
     listener.outcome(outcome);

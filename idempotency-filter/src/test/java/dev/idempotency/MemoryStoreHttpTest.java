@@ -5,7 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.idempotency.memory.MemoryStore;
 import dev.idempotency.spi.IdempotencyStore;
 import dev.idempotency.spi.StoredResponse;
+import dev.idempotency.IdempotencyConfig.KeyMode;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.ByteBuffer;
+import java.util.concurrent.Flow;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -21,6 +26,84 @@ class MemoryStoreHttpTest extends IdempotencyFilterHttpContract {
   @Override
   protected IdempotencyStore store() {
     return store;
+  }
+
+  // Regression: a request refused before the filter read its body (a bad key) left the part of
+  // the body that arrived after the refusal unread; Jetty closed the connection after the 400
+  // without saying so, and the client's next request on that connection failed with "header
+  // parser received no bytes". Here the second half of the body leaves the client only once the
+  // request has reached the server.
+  @Test
+  void aRequestRefusedBeforeItsBodyArrivedLeavesTheConnectionUsable() throws Exception {
+    AtomicReference<CompletableFuture<Void>> arrived = new AtomicReference<>();
+    app.onArrival = () -> arrived.get().complete(null);
+    JettyServer s = start(b -> b.keyMode(KeyMode.REQUIRED));
+    byte[] body = ("{\"late\":\"" + "x".repeat(2000) + "\"}").getBytes(StandardCharsets.UTF_8);
+    for (int i = 0; i < 30; i++) {
+      CompletableFuture<Void> arrival = new CompletableFuture<>();
+      arrived.set(arrival);
+      HttpRequest.Builder late = HttpRequest.newBuilder(s.uri("/echo"))
+          .timeout(Duration.ofSeconds(30))
+          .header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.fromPublisher(secondHalfWhen(arrival, body), body.length));
+      if (i % 2 == 0) {
+        late.header("Idempotency-Key", "k".repeat(300));
+      }
+      HttpResponse<byte[]> answer = send(late);
+      assertThat(answer.statusCode()).isEqualTo(400);
+      assertThat(text(answer)).contains(Problem.TYPE_PREFIX);
+
+      HttpResponse<byte[]> next = send(post(s.uri("/echo"), newKey(), "{\"n\":" + i + "}"));
+      assertThat(next.statusCode()).as("request after refusal %d", i).isEqualTo(201);
+      assertThat(text(next)).isEqualTo("{\"n\":" + i + "}");
+    }
+    assertThat(app.executions).hasValue(30);
+  }
+
+  @Test
+  void aBodyTooLargeToDropClosesTheConnectionAndTheNextRequestWorks() throws Exception {
+    JettyServer s = start(b -> b.maxRequestBytes(16));
+    for (int i = 0; i < 10; i++) {
+      HttpResponse<byte[]> answer = send(post(s.uri("/echo"), newKey(), "{\"big\":\""
+          + "x".repeat(100) + "\"}"));
+      assertThat(answer.statusCode()).isEqualTo(413);
+      assertThat(answer.headers().firstValue("Connection")).hasValue("close");
+      HttpResponse<byte[]> next = send(post(s.uri("/echo"), newKey(), "{}"));
+      assertThat(next.statusCode()).isEqualTo(201);
+    }
+  }
+
+  /**
+   * A body whose first half the client sends at once (so the container dispatches the request)
+   * and whose second half it sends only once {@code when} completes.
+   */
+  private static Flow.Publisher<ByteBuffer> secondHalfWhen(CompletableFuture<Void> when,
+      byte[] body) {
+    int half = body.length / 2;
+    return subscriber -> subscriber.onSubscribe(new Flow.Subscription() {
+      private int sent;
+
+      @Override
+      public synchronized void request(long n) {
+        if (sent == 0) {
+          sent = 1;
+          subscriber.onNext(ByteBuffer.wrap(body, 0, half));
+        } else if (sent == 1) {
+          sent = 2;
+          when.orTimeout(10, TimeUnit.SECONDS).whenComplete((ok, failure) -> {
+            if (failure != null) {
+              subscriber.onError(failure);
+            } else {
+              subscriber.onNext(ByteBuffer.wrap(body, half, body.length - half));
+              subscriber.onComplete();
+            }
+          });
+        }
+      }
+
+      @Override
+      public void cancel() {}
+    });
   }
 
   // Regression: the async response was stored from AsyncListener#onComplete, after the client

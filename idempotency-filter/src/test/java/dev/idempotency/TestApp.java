@@ -27,9 +27,13 @@ public final class TestApp extends HttpServlet {
   /** Server-side arrival times (nanoTime) per {@code X-Test-Id}, before the filter runs. */
   public final Map<String, java.util.List<Long>> arrivals = new ConcurrentHashMap<>();
 
+  /** Run when a request reaches the server, before the filter under test sees it. */
+  public volatile Runnable onArrival = () -> {};
+
   /** A filter to put before the one under test: records when requests reached the server. */
   public jakarta.servlet.Filter arrivalRecorder() {
     return (request, response, chain) -> {
+      onArrival.run();
       String id = ((HttpServletRequest) request).getHeader("X-Test-Id");
       if (id != null) {
         arrivals.computeIfAbsent(id, k -> java.util.Collections.synchronizedList(
