@@ -6,9 +6,11 @@ import dev.idempotency.IdempotencyConfig.KeyFormat;
 import dev.idempotency.IdempotencyConfig.KeyMode;
 import dev.idempotency.memory.MemoryStore;
 import dev.idempotency.spi.Acquisition;
+import dev.idempotency.spi.DeferredStore;
 import dev.idempotency.spi.IdempotencyStore;
 import dev.idempotency.spi.StoreException;
 import dev.idempotency.spi.StoreProvider;
+import dev.idempotency.spi.StoreSettings;
 import dev.idempotency.spi.StoredResponse;
 import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;
@@ -59,6 +61,8 @@ public final class IdempotencyFilter implements Filter {
   private static final long FAIL_CLOSED_RETRY_AFTER_SECONDS = 5;
   /** How long a retry waits for a same-JVM owner whose client already has the response. */
   private static final Duration ENDED_RESPONSE_WAIT = Duration.ofSeconds(2);
+  /** How often a store that was unreachable at start-up is tried again. */
+  private static final Duration STORE_RETRY_EVERY = Duration.ofSeconds(5);
   private static final long POLL_START_MS = 5;
   private static final long POLL_MAX_MS = 200;
 
@@ -148,12 +152,28 @@ public final class IdempotencyFilter implements Filter {
     for (StoreProvider provider :
         ServiceLoader.load(StoreProvider.class, IdempotencyFilter.class.getClassLoader())) {
       if (provider.name().equals(name)) {
-        return LazyStore.open(provider, settings.storeSettings(), Clock.systemUTC());
+        return open(provider, settings.storeSettings());
       }
     }
     throw new IllegalArgumentException("idempotency.store: no store named '" + name
         + "' on the classpath (memory is built in; add idempotency-store-redis for redis, "
         + "idempotency-store-jdbc for jdbc and redis+jdbc)");
+  }
+
+  /**
+   * The provider's store, or, if its backend is down now, one built on first use: the
+   * application starts anyway and requests follow the fail mode until the store is reached.
+   */
+  private static IdempotencyStore open(StoreProvider provider, StoreSettings settings) {
+    try {
+      return provider.create(settings);
+    } catch (StoreException e) {
+      log.error("idempotency store '{}' unreachable at start-up: {}. Requests follow "
+          + "idempotency.fail-mode until it can be reached; retrying every {}s.",
+          provider.name(), e.getMessage(), STORE_RETRY_EVERY.toSeconds());
+      return new DeferredStore(provider.name(), () -> provider.create(settings),
+          STORE_RETRY_EVERY, Clock.systemUTC(), e);
+    }
   }
 
   /** The settings this filter runs with. */

@@ -8,13 +8,13 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -25,6 +25,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>When full, expired records are dropped first, then the records closest to expiry. An
  * in-flight record is never evicted while its lock is live, so a full store answers new keys by
  * evicting completed ones, never by letting a key execute twice while its first run is going.
+ * Expiry order is kept cheaply: claims wait in one line per retention, in which records expire
+ * in about the order they were claimed, so each claim evicts from the heads of the lines (about
+ * one record when full) instead of sorting the store.
  */
 public final class MemoryStore implements IdempotencyStore {
 
@@ -34,6 +37,7 @@ public final class MemoryStore implements IdempotencyStore {
   private final ConcurrentHashMap<String, Entry> entries = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, CompletableFuture<Void>> watchers =
       new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Duration, Line> lines = new ConcurrentHashMap<>();
   private final AtomicInteger evicting = new AtomicInteger();
   private final int maxEntries;
   private final Clock clock;
@@ -48,6 +52,18 @@ public final class MemoryStore implements IdempotencyStore {
     }
     this.maxEntries = maxEntries;
     this.clock = clock;
+  }
+
+  /** A key claimed with a token: it names the record while the record carries that token. */
+  private record Claim(String key, long token) {}
+
+  /**
+   * The claims made with one retention, oldest first. Such records expire in about claim order;
+   * a claim whose record is gone is dropped when it reaches the head.
+   */
+  private static final class Line {
+    final ConcurrentLinkedQueue<Claim> claims = new ConcurrentLinkedQueue<>();
+    final AtomicInteger count = new AtomicInteger();
   }
 
   private record Entry(
@@ -86,7 +102,10 @@ public final class MemoryStore implements IdempotencyStore {
           result[0] = answer(e, requestHash, now);
           return e;
         });
-    if (entries.size() > maxEntries) {
+    if (result[0] instanceof Acquisition.Acquired acquired) {
+      Line line = lines.computeIfAbsent(retention, r -> new Line());
+      line.claims.add(new Claim(key, acquired.token()));
+      line.count.incrementAndGet();
       evict(now);
     }
     return result[0];
@@ -234,43 +253,99 @@ public final class MemoryStore implements IdempotencyStore {
     return entries.size();
   }
 
+  /**
+   * Drops the expired records at the heads of the lines, then, while the store is over its
+   * bound, the head record that expires first. One thread at a time; the others go on.
+   */
   private void evict(Instant now) {
-    if (!evicting.compareAndSet(0, 1)) {
+    if (evicting.get() != 0 || !evicting.compareAndSet(0, 1)) {
       return;
     }
     try {
-      entries.entrySet().removeIf(me -> !me.getValue().expires.isAfter(now)
-          && !me.getValue().inFlight());
-      int excess = entries.size() - maxEntries;
-      if (excess <= 0) {
-        return;
-      }
-      // Drop about a tenth more than needed, so eviction does not run on every acquire. The
-      // cut-off is found on a primitive array: sorting the entries themselves cost more than
-      // the filter's own work per request in a profile.
-      int toDrop = excess + maxEntries / 10;
-      long[] expiries = entries.values().stream()
-          .filter(r -> !r.inFlight() || !r.expires.isAfter(now))
-          .mapToLong(r -> r.expires.toEpochMilli())
-          .toArray();
-      if (expiries.length == 0) {
-        return;
-      }
-      Arrays.sort(expiries);
-      long cutOff = expiries[Math.min(toDrop, expiries.length) - 1];
-      int[] dropped = {0};
-      entries.entrySet().removeIf(me -> {
-        Entry r = me.getValue();
-        if (dropped[0] < toDrop && (!r.inFlight() || !r.expires.isAfter(now))
-            && r.expires.toEpochMilli() <= cutOff) {
-          dropped[0]++;
-          return true;
+      for (Line line : lines.values()) {
+        for (int budget = line.count.get(); budget > 0; budget--) {
+          Claim head = line.claims.peek();
+          if (head == null) {
+            break;
+          }
+          Entry e = current(head);
+          // Under the bound a dead owner's lock stays for its taker to see it was recovered.
+          if (e != null && (e.expires.isAfter(now) || e.inFlight())) {
+            break;
+          }
+          drop(line, head, now);
         }
-        return false;
-      });
+      }
+      // A live lock goes to the back of its line, so this ends even if every record is one.
+      for (int budget = claimsQueued(); budget > 0 && entries.size() > maxEntries; budget--) {
+        Line soonest = null;
+        Instant soonestExpiry = null;
+        for (Line line : lines.values()) {
+          Claim head = line.claims.peek();
+          if (head != null) {
+            Entry e = current(head);
+            Instant expiry = e == null ? Instant.MIN : e.expires;
+            if (soonestExpiry == null || expiry.isBefore(soonestExpiry)) {
+              soonest = line;
+              soonestExpiry = expiry;
+            }
+          }
+        }
+        if (soonest == null) {
+          break;
+        }
+        drop(soonest, soonest.claims.peek(), now);
+      }
+      for (Line line : lines.values()) {
+        if (line.count.get() > 2 * Math.max(maxEntries, entries.size())) {
+          // Claims of released or purged records that never reached the head: drop them all.
+          line.claims.removeIf(c -> {
+            boolean gone = current(c) == null;
+            if (gone) {
+              line.count.decrementAndGet();
+            }
+            return gone;
+          });
+        }
+      }
     } finally {
       evicting.set(0);
     }
+  }
+
+  private Entry current(Claim claim) {
+    Entry e = entries.get(claim.key);
+    return e != null && e.token == claim.token ? e : null;
+  }
+
+  /** Takes the head claim off its line and its record out of the store, unless a live lock. */
+  private void drop(Line line, Claim head, Instant now) {
+    line.claims.poll();
+    boolean[] kept = {false};
+    entries.computeIfPresent(head.key, (k, r) -> {
+      if (r.token != head.token) {
+        return r;
+      }
+      if (r.inFlight() && r.expires.isAfter(now)) {
+        kept[0] = true;
+        return r;
+      }
+      return null;
+    });
+    if (kept[0]) {
+      line.claims.add(head);
+    } else {
+      line.count.decrementAndGet();
+    }
+  }
+
+  /** How many claims wait in the lines, gone ones included; for tests. */
+  int claimsQueued() {
+    int queued = 0;
+    for (Line line : lines.values()) {
+      queued += line.count.get();
+    }
+    return queued;
   }
 
   @Override

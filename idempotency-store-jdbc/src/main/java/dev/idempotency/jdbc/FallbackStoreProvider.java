@@ -1,10 +1,13 @@
 package dev.idempotency.jdbc;
 
 import dev.idempotency.redis.RedisStoreProvider;
+import dev.idempotency.spi.DeferredStore;
 import dev.idempotency.spi.IdempotencyStore;
 import dev.idempotency.spi.StoreException;
 import dev.idempotency.spi.StoreProvider;
 import dev.idempotency.spi.StoreSettings;
+import java.time.Clock;
+import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,7 +36,9 @@ public final class FallbackStoreProvider implements StoreProvider {
     } catch (StoreException e) {
       log.warn("redis unreachable at start-up ({}); serving from jdbc until it answers",
           e.getMessage());
-      redis = new DeferredStore(() -> redisProvider.create(settings), "redis");
+      // No wait between tries: the FallbackStore's breaker already spaces them out.
+      redis = new DeferredStore("redis", () -> redisProvider.create(settings), Duration.ZERO,
+          Clock.systemUTC(), e);
     } catch (RuntimeException e) {
       jdbc.close();
       throw e;
