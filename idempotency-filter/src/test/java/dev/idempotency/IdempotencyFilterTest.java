@@ -447,7 +447,7 @@ class IdempotencyFilterTest {
 
     // Both handlers are done and their stores are blocked: neither response may have ended.
     org.awaitility.Awaitility.await().during(Duration.ofMillis(300))
-        .atMost(Duration.ofSeconds(1)).until(() -> !sized.isDone() && !closed.isDone());
+        .atMost(Duration.ofSeconds(5)).until(() -> !sized.isDone() && !closed.isDone());
     mayComplete.countDown();
 
     assertThat(sized.get(10, java.util.concurrent.TimeUnit.SECONDS).body())
@@ -544,7 +544,7 @@ class IdempotencyFilterTest {
         post(server.uri("/async-ended"), key, "{}").build(),
         HttpResponse.BodyHandlers.ofByteArray());
     org.awaitility.Awaitility.await().during(Duration.ofMillis(200))
-        .atMost(Duration.ofSeconds(1)).until(() -> !retry.isDone());
+        .atMost(Duration.ofSeconds(5)).until(() -> !retry.isDone());
     app.gate.countDown();
 
     HttpResponse<byte[]> replay = retry.get(10, java.util.concurrent.TimeUnit.SECONDS);

@@ -26,8 +26,10 @@ class RedisStoreFaultTest {
 
   @Test
   void sameStoreWorksAgainAfterRedisIsKilledAndRestarted() throws Exception {
+    // A long command timeout: a call that waited for it stands out from a slow machine's.
     try (RedisProcess redis = RedisProcess.start();
-        RedisStore store = RedisStore.builder(redis.uri()).build()) {
+        RedisStore store =
+            RedisStore.builder(redis.uri()).commandTimeout(Duration.ofSeconds(10)).build()) {
       assertThat(store.acquire(key(), "h", LOCK, RETENTION))
           .isInstanceOf(Acquisition.Acquired.class);
 
@@ -38,7 +40,7 @@ class RedisStoreFaultTest {
           .hasMessageContaining("127.0.0.1:" + redis.port());
       assertThat(Duration.ofNanos(System.nanoTime() - start))
           .as("a dead Redis fails the call at once, it does not wait for a timeout")
-          .isLessThan(Duration.ofMillis(900));
+          .isLessThan(Duration.ofSeconds(5));
 
       redis.restart();
       String key = key();
@@ -75,7 +77,8 @@ class RedisStoreFaultTest {
         store.complete(key, token, new StoredResponse(200, Map.of(), new byte[0]), RETENTION);
         remote.get(5, TimeUnit.SECONDS);
       }
-      assertThat(next).isCompleted();
+      // Its own subscription hears it too, not necessarily before the other store's.
+      next.get(5, TimeUnit.SECONDS);
     }
   }
 

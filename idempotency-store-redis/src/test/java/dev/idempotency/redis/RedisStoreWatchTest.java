@@ -56,16 +56,13 @@ class RedisStoreWatchTest {
           .isInstanceOf(Acquisition.InFlight.class);
       assertThat(woken).isNotDone();
 
-      long completed = System.nanoTime();
       owner.complete(key, token, OK, RETENTION);
-      long[] wokenAt = new long[1];
-      woken.thenRun(() -> wokenAt[0] = System.nanoTime());
+      // How fast is measured by the RedisWaitLatency benchmark; here only that it happens.
       await()
-          .atMost(Duration.ofSeconds(1))
+          .atMost(Duration.ofSeconds(5))
           .pollDelay(Duration.ZERO)
           .pollInterval(Duration.ofMillis(1))
           .until(woken::isDone);
-      assertThat(Duration.ofNanos(wokenAt[0] - completed)).isLessThan(Duration.ofSeconds(1));
       assertThat(waiter.acquire(key, "h", LOCK, RETENTION))
           .isEqualTo(new Acquisition.Completed(OK));
     }
