@@ -48,7 +48,9 @@ public final class SampleMetrics implements ServletContextListener {
             .percentilePrecision(2)
             .percentilesHistogram(false)
             .expiry(PERCENTILE_WINDOW)
-            .bufferLength(6)
+            // Each time is recorded once per buffer: 6 buffers put this registry at 2 % of the
+            // CPU of a 32-client run; 2 keep "about the last minute" (30 to 60 s of samples).
+            .bufferLength(2)
             .build()
             .merge(config);
       }
