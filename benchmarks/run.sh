@@ -6,7 +6,7 @@
 # (dev.idempotency.bench.HttpLoad): first executions (a new key per request) and replays (one
 # completed key), at 1 and 32 clients. Then the floor (dev.idempotency.bench.Floor: Redis PING
 # and SET NX PX, PostgreSQL SELECT 1) and a Markdown report (dev.idempotency.bench.Report).
-# About 10 minutes with the defaults (most of it warming up the JVMs).
+# About 11 minutes with the defaults (most of it warming up the JVMs).
 #
 # Needs the machine's Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 (database test,
 # user postgres, trust). Records are written with a 10-minute retention, so they expire.
@@ -14,7 +14,7 @@
 # Environment (all optional):
 #   STORES="none memory redis jdbc redis+jdbc"  which rows to run (none = no filter at all)
 #   CLIENTS=1,32  WARMUP=1  DURATION=5   seconds of warm-up and measurement per scenario
-#   JVM_WARMUP=40 JVM_WARMUP_MAX=60   each sample JVM is warmed up until first executions stop
+#   JVM_WARMUP=90 JVM_WARMUP_MAX=120   each sample JVM is warmed up until first executions stop
 #                         getting faster (< 5 % between 3 s windows), within these bounds
 #   SKIP_BUILD=1          reuse the jars in */target
 #   JFR=redis             record the sample JVM of this store with JFR (profile settings)
@@ -29,8 +29,8 @@ STORES=${STORES:-"none memory redis jdbc redis+jdbc"}
 CLIENTS=${CLIENTS:-1,32}
 WARMUP=${WARMUP:-1}
 DURATION=${DURATION:-5}
-JVM_WARMUP=${JVM_WARMUP:-40}
-JVM_WARMUP_MAX=${JVM_WARMUP_MAX:-60}
+JVM_WARMUP=${JVM_WARMUP:-90}
+JVM_WARMUP_MAX=${JVM_WARMUP_MAX:-120}
 PORT=${PORT:-18080}
 OUT=${OUT:-benchmarks/target/http-$(date -u +%Y%m%dT%H%M%SZ)}
 REDIS_URI=redis://127.0.0.1:6379
