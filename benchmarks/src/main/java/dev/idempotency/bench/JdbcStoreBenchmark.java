@@ -10,8 +10,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -39,7 +37,6 @@ import org.openjdk.jmh.annotations.TearDown;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 public class JdbcStoreBenchmark {
 
-  private static final Duration LOCK = Duration.ofSeconds(30);
   private static final Duration RETENTION = Duration.ofHours(24);
   private static final int REPLAY_KEYS = 1024;
 
@@ -66,20 +63,9 @@ public class JdbcStoreBenchmark {
             .maximumPoolSize(2)
             .purgeInterval(Duration.ZERO)
             .build();
-    byte[] body = new byte[200];
-    java.util.Arrays.fill(body, (byte) 'x');
-    response =
-        new StoredResponse(
-            201,
-            Map.of("Content-Type", List.of("application/json"), "Location", List.of("/orders/1")),
-            body);
-    replayKeys = new String[REPLAY_KEYS];
-    for (int i = 0; i < REPLAY_KEYS; i++) {
-      replayKeys[i] = "bench:replay:" + UUID.randomUUID();
-      long token =
-          ((Acquisition.Acquired) store.acquire(replayKeys[i], "hash", LOCK, RETENTION)).token();
-      store.complete(replayKeys[i], token, response, RETENTION);
-    }
+    response = StoreRequests.response();
+    replayKeys = StoreRequests.completedKeys(store, "bench:replay:", REPLAY_KEYS, response,
+        RETENTION);
 
     floor = DriverManager.getConnection(url, user, null);
     try (Statement s = floor.createStatement()) {
@@ -89,7 +75,7 @@ public class JdbcStoreBenchmark {
         floor.prepareStatement(
             "INSERT INTO bench_floor (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v");
     select = floor.prepareStatement("SELECT v FROM bench_floor WHERE k = ?");
-    floorValue = body;
+    floorValue = response.body();
     for (String key : replayKeys) {
       upsert.setString(1, key);
       upsert.setBytes(2, floorValue);
@@ -110,16 +96,15 @@ public class JdbcStoreBenchmark {
   /** A first-time request: the claim, then the stored response (two committed statements). */
   @Benchmark
   public boolean firstTime() {
-    String key = "bench:first:" + UUID.randomUUID();
-    long token = ((Acquisition.Acquired) store.acquire(key, "hash", LOCK, RETENTION)).token();
-    return store.complete(key, token, response, RETENTION);
+    return StoreRequests.firstTime(store, "bench:first:" + UUID.randomUUID(), response,
+        RETENTION);
   }
 
   /** A retried request: the acquire finds the completed record (one read-only statement). */
   @Benchmark
   public Acquisition replay() {
     next = (next + 1) & (REPLAY_KEYS - 1);
-    return store.acquire(replayKeys[next], "hash", LOCK, RETENTION);
+    return store.acquire(replayKeys[next], "hash", StoreRequests.LOCK, RETENTION);
   }
 
   /** The floor of a first-time request: two committed INSERT … ON CONFLICT round trips. */

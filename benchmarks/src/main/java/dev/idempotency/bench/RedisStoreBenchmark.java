@@ -11,9 +11,6 @@ import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
 import java.time.Duration;
-import java.util.Arrays;
-import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -43,7 +40,6 @@ import org.openjdk.jmh.annotations.TearDown;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 public class RedisStoreBenchmark {
 
-  private static final Duration LOCK = Duration.ofSeconds(30);
   private static final Duration FIRST_TIME_RETENTION = Duration.ofSeconds(60);
   private static final Duration REPLAY_RETENTION = Duration.ofHours(1);
   private static final int REPLAY_KEYS = 1024;
@@ -64,21 +60,9 @@ public class RedisStoreBenchmark {
   @Setup(Level.Trial)
   public void setUp() {
     store = RedisStore.builder(uri).keyPrefix("bench:idem:").build();
-    byte[] body = new byte[200];
-    Arrays.fill(body, (byte) 'x');
-    response =
-        new StoredResponse(
-            201,
-            Map.of("Content-Type", List.of("application/json"), "Location", List.of("/orders/1")),
-            body);
-    replayKeys = new String[REPLAY_KEYS];
-    for (int i = 0; i < REPLAY_KEYS; i++) {
-      replayKeys[i] = "replay:" + UUID.randomUUID();
-      long token =
-          ((Acquisition.Acquired) store.acquire(replayKeys[i], "hash", LOCK, REPLAY_RETENTION))
-              .token();
-      store.complete(replayKeys[i], token, response, REPLAY_RETENTION);
-    }
+    response = StoreRequests.response();
+    replayKeys = StoreRequests.completedKeys(store, "replay:", REPLAY_KEYS, response,
+        REPLAY_RETENTION);
     floorClient = RedisClient.create(uri);
     floorConnection =
         floorClient.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
@@ -99,17 +83,15 @@ public class RedisStoreBenchmark {
   /** A first-time request: the claim, then the stored response (two scripts). */
   @Benchmark
   public boolean acquireComplete() {
-    String key = "first:" + UUID.randomUUID();
-    long token =
-        ((Acquisition.Acquired) store.acquire(key, "hash", LOCK, FIRST_TIME_RETENTION)).token();
-    return store.complete(key, token, response, FIRST_TIME_RETENTION);
+    return StoreRequests.firstTime(store, "first:" + UUID.randomUUID(), response,
+        FIRST_TIME_RETENTION);
   }
 
   /** A retried request: the acquire finds the completed record and returns the response. */
   @Benchmark
   public Acquisition replay() {
     next = (next + 1) & (REPLAY_KEYS - 1);
-    return store.acquire(replayKeys[next], "hash", LOCK, REPLAY_RETENTION);
+    return store.acquire(replayKeys[next], "hash", StoreRequests.LOCK, REPLAY_RETENTION);
   }
 
   /** One round trip of the floor: EVALSHA of a script that returns 1. */
