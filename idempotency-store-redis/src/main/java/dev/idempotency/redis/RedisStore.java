@@ -31,6 +31,9 @@ import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
+import io.lettuce.core.resource.NettyCustomizer;
+import io.netty.channel.Channel;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -108,6 +111,19 @@ public final class RedisStore implements IdempotencyStore {
   private final ConcurrentHashMap<String, List<CompletableFuture<Void>>> watchers =
       new ConcurrentHashMap<>();
 
+  /**
+   * Request threads hand each command to the connection's event loop, which wrote and flushed
+   * each one on its own: one write system call per command, the largest part of the event
+   * loop's CPU in a 32-client profile. Commands queued while a flush waits go out together.
+   */
+  private static final NettyCustomizer CONSOLIDATED_FLUSHES = new NettyCustomizer() {
+    @Override
+    public void afterChannelInitialized(Channel channel) {
+      channel.pipeline().addFirst(new FlushConsolidationHandler(
+          FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
+    }
+  };
+
   private RedisStore(Builder builder) {
     this.prefix = builder.keyPrefix;
     this.channelPrefix = builder.keyPrefix + "done:";
@@ -120,6 +136,7 @@ public final class RedisStore implements IdempotencyStore {
             .reconnectDelay(
                 Delay.exponential(
                     Duration.ofMillis(1), Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS))
+            .nettyCustomizer(CONSOLIDATED_FLUSHES)
             .build();
     SocketOptions socket =
         SocketOptions.builder().connectTimeout(builder.connectTimeout).keepAlive(true).build();
