@@ -346,7 +346,6 @@ public final class IdempotencyFilter implements Filter {
     log.debug("bypassed, not protected: {}", why);
   }
 
-  /** Answers a problem; {@code key} is the store key when there is one, logged by its prefix. */
   /**
    * Reads and drops the body of a request refused before its body was read. Left unread, Jetty
    * closes the connection after the answer without saying so, and the client's next request on
@@ -380,6 +379,7 @@ public final class IdempotencyFilter implements Filter {
     }
   }
 
+  /** Answers a problem; {@code key} is the store key when there is one, logged by its prefix. */
   private void reject(HttpServletResponse response, Outcome outcome, Problem problem,
       String detail, String key) throws IOException {
     listener.outcome(outcome);
