@@ -302,6 +302,17 @@ class IdempotencyFilterTest {
     holdUntilRenewedThrice(s, renewals);
   }
 
+  /** For a store call held by the test: says it got here, then waits until it may go on. */
+  private static void arriveAndWait(java.util.concurrent.CountDownLatch arrived,
+      java.util.concurrent.CountDownLatch mayGoOn) {
+    arrived.countDown();
+    try {
+      mayGoOn.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** Holds one request in its handler until its lock was renewed three times, then ends it. */
   private void holdUntilRenewedThrice(JettyServer s,
       java.util.concurrent.atomic.AtomicInteger renewals) throws Exception {
@@ -426,12 +437,7 @@ class IdempotencyFilterTest {
     IdempotencyStore slow = new ForwardingStore(new MemoryStore()) {
       @Override
       public boolean complete(String k, long t, StoredResponse r, Duration d) {
-        completing.countDown();
-        try {
-          mayComplete.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
+        arriveAndWait(completing, mayComplete);
         return super.complete(k, t, r, d);
       }
     };
@@ -473,12 +479,7 @@ class IdempotencyFilterTest {
       public Acquisition acquire(String k, String h, Duration l, Duration r) {
         Acquisition answer = super.acquire(k, h, l, r);
         if (answer instanceof Acquisition.InFlight && pauseInFlight.compareAndSet(true, false)) {
-          retrySawInFlight.countDown();
-          try {
-            retryMayGoOn.await();
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
+          arriveAndWait(retrySawInFlight, retryMayGoOn);
         }
         return answer;
       }
