@@ -43,10 +43,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  *     --out results.tsv [--warmup 2] [--duration 6] [--jvm-warmup 10] [--jvm-warmup-max 60] \
  *     [--clients 1,32] \
  *     [--redis redis://127.0.0.1:6379] [--jdbc jdbc:postgresql://127.0.0.1:5432/test] \
- *     [--server-pid PID] [--replays false]
+ *     [--server-pid PID] [--replays false] [--requests first|replay|both]
  * </pre>
  *
- * {@code --jvm-warmup 0} skips the JVM warm-up (the server is warm already). Label {@code none}
+ * {@code --jvm-warmup 0} skips the JVM warm-up (the server is warm already); {@code --requests}
+ * measures only first executions or only replays (for a profile of one path). Label {@code none}
  * (or {@code --replays false}) means the sample runs without the filter, so
  * a replay is expected to execute again rather than carry {@code Idempotent-Replayed}.
  *
@@ -97,9 +98,13 @@ public final class HttpLoad {
     try {
       int widest = clients.stream().mapToInt(Integer::intValue).max().orElse(1);
       if (jvmWarmup > 0) {
-        load.warmUp(widest, jvmWarmup, jvmWarmupMax);
+        load.warmUp(widest, jvmWarmup, jvmWarmupMax, counters.serverPid);
       }
+      String requests = opts.getOrDefault("requests", "both");
       for (boolean replay : new boolean[] {false, true}) {
+        if (!requests.equals("both") && requests.equals("replay") != replay) {
+          continue;
+        }
         for (int c : clients) {
           Result result = load.run(replay, c, warmup, duration, counters);
           String line = result.tsv();
@@ -114,26 +119,53 @@ public final class HttpLoad {
   }
 
   /**
-   * Warms the server JVM up on both paths until first executions stop getting faster (less than
-   * 5 % between two 3-second windows), for at least {@code min} and at most {@code max} seconds.
-   * On two busy cores C2 needs long for this: with the filter, Lettuce or Jdbi loaded there is
-   * far more code to compile than in the bare sample, and a fixed warm-up would compare a
-   * compiled baseline with a half-compiled filter.
+   * Warms the server JVM up on both paths for at least {@code min} and at most {@code max}
+   * seconds, until first executions stop getting faster (less than 5 % between two 3-second
+   * windows) and, when the server's pid is known, its JIT compiler threads are idle during a
+   * window (under 2 % of the window's CPU). On two saturated cores the compiler threads get a
+   * forty-first share of the CPU, so code waits long in the compile queue at tier 2 (C1 with
+   * profiling); after each window the load pauses until the compiler threads are idle (at most
+   * 10 s), which is what a server gets in the quieter moments a busy one has.
    */
-  private void warmUp(int clients, double min, double max) throws Exception {
+  private void warmUp(int clients, double min, double max, long serverPid) throws Exception {
     long start = System.nanoTime();
     double previous = 0;
     while (true) {
+      long compilerBefore = ProcCpu.compilerThreads(serverPid);
+      long windowStart = System.nanoTime();
       double rps = run(false, clients, 0, 3, null).rps();
       run(true, clients, 0, 1.5, null);
+      double compilerShare = (ProcCpu.compilerThreads(serverPid) - compilerBefore)
+          / (double) ((System.nanoTime() - windowStart) * Runtime.getRuntime().availableProcessors());
       double elapsed = (System.nanoTime() - start) / 1e9;
-      boolean steady = previous > 0 && rps < previous * 1.05;
+      boolean steady = previous > 0 && rps < previous * 1.05 && (serverPid < 0 || compilerShare < 0.02);
       if ((steady && elapsed >= min) || elapsed >= max) {
-        System.err.printf(Locale.ROOT, "%s: warmed up for %.0f s (%s; last window %.0f req/s)%n",
-            label, elapsed, steady ? "steady" : "not steady, stopped at the limit", rps);
+        System.err.printf(Locale.ROOT,
+            "%s: warmed up for %.0f s (%s; last window %.0f req/s, JIT compiler %.1f %% of the CPU)%n",
+            label, elapsed, steady ? "steady" : "not steady, stopped at the limit", rps,
+            100 * compilerShare);
         return;
       }
       previous = rps;
+      drainCompileQueue(serverPid);
+    }
+  }
+
+  /** Waits, with no load, until the server's compiler threads are idle for 0.5 s (at most 10 s). */
+  private static void drainCompileQueue(long serverPid) throws InterruptedException {
+    if (serverPid < 0) {
+      return;
+    }
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    long before = ProcCpu.compilerThreads(serverPid);
+    while (System.nanoTime() < deadline) {
+      Thread.sleep(500);
+      long now = ProcCpu.compilerThreads(serverPid);
+      // /proc counts in 10 ms ticks: at most one tick of compiling in half a second is idle.
+      if (now - before <= 10_000_000L) {
+        return;
+      }
+      before = now;
     }
   }
 
@@ -382,7 +414,7 @@ public final class HttpLoad {
     private final RedisClient redisClient;
     private final StatefulRedisConnection<String, String> redis;
     private final Connection jdbc;
-    private final long serverPid;
+    final long serverPid;
 
     Counters(String redisUri, String jdbcUrl, String jdbcUser, long serverPid)
         throws SQLException {

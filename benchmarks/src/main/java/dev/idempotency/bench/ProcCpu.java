@@ -1,6 +1,7 @@
 package dev.idempotency.bench;
 
 import java.io.IOException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -25,6 +26,28 @@ final class ProcCpu {
     } catch (IOException | RuntimeException e) {
       return -1;
     }
+  }
+
+  /**
+   * CPU nanoseconds so far of the JIT compiler threads ({@code C1/C2 CompilerThread*}) of the JVM
+   * {@code pid}; 0 if they cannot be read.
+   */
+  static long compilerThreads(long pid) {
+    long total = 0;
+    try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "task"))) {
+      for (Path task : tasks) {
+        try {
+          if (Files.readString(task.resolve("comm")).contains("CompilerThre")) {
+            total += ticks(Files.readString(task.resolve("stat"))) * NANOS_PER_TICK;
+          }
+        } catch (IOException | RuntimeException e) {
+          // the thread ended meanwhile
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return 0;
+    }
+    return total;
   }
 
   /** CPU nanoseconds of each of {@code pids} that could be read. */
