@@ -6,7 +6,7 @@
 # (dev.idempotency.bench.HttpLoad): first executions (a new key per request) and replays (one
 # completed key), at 1 and 32 clients. Then the floor (dev.idempotency.bench.Floor: Redis PING
 # and SET NX PX, PostgreSQL SELECT 1) and a Markdown report (dev.idempotency.bench.Report).
-# About 11 minutes with the defaults (most of it warming up the JVMs).
+# About 10 minutes with the defaults (most of it warming up the JVMs).
 #
 # Needs the machine's Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 (database test,
 # user postgres, trust). Records are written with a 10-minute retention, so they expire.
@@ -14,8 +14,10 @@
 # Environment (all optional):
 #   STORES="none memory redis jdbc redis+jdbc"  which rows to run (none = no filter at all)
 #   CLIENTS=1,32  WARMUP=1  DURATION=5   seconds of warm-up and measurement per scenario
-#   JVM_WARMUP=90 JVM_WARMUP_MAX=120   each sample JVM is warmed up until first executions stop
-#                         getting faster (< 5 % between 3 s windows), within these bounds
+#   JVM_WARMUP=30 JVM_WARMUP_MAX=120   each sample JVM is warmed up until first executions stop
+#                         getting faster (< 5 % between 3 s windows) and its JIT compiler threads
+#                         are idle under load (< 2 % of the CPU), within these bounds; between
+#                         windows the load pauses until the compiler threads are idle (<= 10 s)
 #   SKIP_BUILD=1          reuse the jars in */target
 #   JFR=redis             record the sample JVM of this store with JFR (profile settings)
 #   PIN=1                 pin the sample JVM to CPU 1 and the generator to CPU 0 (taskset)
@@ -29,7 +31,7 @@ STORES=${STORES:-"none memory redis jdbc redis+jdbc"}
 CLIENTS=${CLIENTS:-1,32}
 WARMUP=${WARMUP:-1}
 DURATION=${DURATION:-5}
-JVM_WARMUP=${JVM_WARMUP:-90}
+JVM_WARMUP=${JVM_WARMUP:-30}
 JVM_WARMUP_MAX=${JVM_WARMUP_MAX:-120}
 PORT=${PORT:-18080}
 OUT=${OUT:-benchmarks/target/http-$(date -u +%Y%m%dT%H%M%SZ)}
