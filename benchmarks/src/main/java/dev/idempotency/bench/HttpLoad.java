@@ -135,13 +135,16 @@ public final class HttpLoad {
       long windowStart = System.nanoTime();
       double rps = run(false, clients, 0, 3, null).rps();
       run(true, clients, 0, 1.5, null);
+      long windowNanos = System.nanoTime() - windowStart;
       double compilerShare = (ProcCpu.compilerThreads(serverPid) - compilerBefore)
-          / (double) ((System.nanoTime() - windowStart) * Runtime.getRuntime().availableProcessors());
+          / (double) (windowNanos * Runtime.getRuntime().availableProcessors());
       double elapsed = (System.nanoTime() - start) / 1e9;
-      boolean steady = previous > 0 && rps < previous * 1.05 && (serverPid < 0 || compilerShare < 0.02);
+      boolean compiled = serverPid < 0 || compilerShare < 0.02;
+      boolean steady = previous > 0 && rps < previous * 1.05 && compiled;
       if ((steady && elapsed >= min) || elapsed >= max) {
         System.err.printf(Locale.ROOT,
-            "%s: warmed up for %.0f s (%s; last window %.0f req/s, JIT compiler %.1f %% of the CPU)%n",
+            "%s: warmed up for %.0f s (%s; last window %.0f req/s, JIT compiler %.1f %% of the "
+                + "CPU)%n",
             label, elapsed, steady ? "steady" : "not steady, stopped at the limit", rps,
             100 * compilerShare);
         return;

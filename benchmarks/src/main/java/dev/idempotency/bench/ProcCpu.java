@@ -34,7 +34,8 @@ final class ProcCpu {
    */
   static long compilerThreads(long pid) {
     long total = 0;
-    try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "task"))) {
+    Path taskDir = Path.of("/proc", Long.toString(pid), "task");
+    try (DirectoryStream<Path> tasks = Files.newDirectoryStream(taskDir)) {
       for (Path task : tasks) {
         try {
           if (Files.readString(task.resolve("comm")).contains("CompilerThre")) {

@@ -62,11 +62,13 @@ public final class Report {
       Row base = rows.get("none/" + row.kind + "/" + row.clients);
       double ratio = base == null ? Double.NaN : row.rps / base.rps;
       out.append(String.format(Locale.ROOT,
-          "| %s | %s | %d | %,.0f | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |%n",
+          "| %s | %s | %d | %,.0f | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s "
+              + "| %d |%n",
           row.label.equals("none") ? "no filter" : "`" + row.label + "`",
           row.kind.equals("first") ? "first (new key)" : "replay (one key)", row.clients,
           row.rps, row.p50, row.p99, row.label.equals("none") ? "1.00" : fmt(ratio, "%.2f"),
-          target(row, ratio), ceiling(row, base), fmt(row.evalsha, "%.2f"), fmt(row.commits, "≈%.1f"),
+          target(row, ratio), ceiling(row, base), fmt(row.evalsha, "%.2f"),
+          fmt(row.commits, "≈%.1f"),
           fmt(row.serverCpu, "%.0f"), fmt(row.generatorCpu, "%.0f"),
           fmt(row.redisCpu, "%.0f"), fmt(row.postgresCpu, "%.0f"), row.errors));
     }
