@@ -122,10 +122,10 @@ public final class HttpLoad {
    * Warms the server JVM up on both paths for at least {@code min} and at most {@code max}
    * seconds, until first executions stop getting faster (less than 5 % between two 3-second
    * windows) and, when the server's pid is known, its JIT compiler threads are idle during a
-   * window (under 2 % of the window's CPU). On two saturated cores the compiler threads get a
-   * forty-first share of the CPU, so code waits long in the compile queue at tier 2 (C1 with
-   * profiling); after each window the load pauses until the compiler threads are idle (at most
-   * 10 s), which is what a server gets in the quieter moments a busy one has.
+   * window (under 2 % of the window's CPU). With some seventy threads runnable on two cores the
+   * compiler threads get little CPU, and code waits long in the compile queue at tier 2 (C1 with
+   * profiling); so after each window the load pauses until the compiler threads are idle (at most
+   * 10 s), as a real server's load has quieter moments.
    */
   private void warmUp(int clients, double min, double max, long serverPid) throws Exception {
     long start = System.nanoTime();
