@@ -6,7 +6,7 @@
 # (dev.idempotency.bench.HttpLoad): first executions (a new key per request) and replays (one
 # completed key), at 1 and 32 clients. Then the floor (dev.idempotency.bench.Floor: Redis PING
 # and SET NX PX, PostgreSQL SELECT 1) and a Markdown report (dev.idempotency.bench.Report).
-# About 10 minutes with the defaults (most of it warming up the JVMs).
+# 8 to 10 minutes with the defaults (most of it warming up the JVMs).
 #
 # Needs the machine's Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 (database test,
 # user postgres, trust). Records are written with a 10-minute retention, so they expire.
