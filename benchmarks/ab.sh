@@ -8,7 +8,8 @@
 # Prints, per store and request kind, the median over the rounds of req/s and of the ratio to the
 # no-filter JVM measured in the same round. Only one JVM is under load at any time.
 #
-# Environment: ROUNDS=4 WARMUP=1 DURATION=4 JVM_WARMUP=30 (at least; up to 60 until steady) OUT=benchmarks/target/ab-<time>
+# Environment: ROUNDS=4 WARMUP=1 DURATION=4 JVM_WARMUP=30 JVM_WARMUP_MAX=120 (HttpLoad's warm-up
+# rule within these bounds, as in run.sh) OUT=benchmarks/target/ab-<time>
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -21,6 +22,7 @@ ROUNDS=${ROUNDS:-4}
 WARMUP=${WARMUP:-1}
 DURATION=${DURATION:-4}
 JVM_WARMUP=${JVM_WARMUP:-30}
+JVM_WARMUP_MAX=${JVM_WARMUP_MAX:-120}
 OUT=${OUT:-benchmarks/target/ab-$(date -u +%Y%m%dT%H%M%SZ)}
 BENCH_JAR=benchmarks/target/benchmarks.jar
 REDIS_URI=redis://127.0.0.1:6379
@@ -63,7 +65,8 @@ load() { # label port pid out jvm-warmup duration
   [[ "$1" == */none/* || "$2" == 18090 ]] && replays=false
   java -Xms512m -Xmx512m -cp "$BENCH_JAR" dev.idempotency.bench.HttpLoad --port "$2" \
     --label "$1" --out "$4" --clients 32 --warmup "$WARMUP" --duration "$6" \
-    --jvm-warmup "$5" --server-pid "$3" --replays "$replays" >/dev/null
+    --jvm-warmup "$5" --jvm-warmup-max "$JVM_WARMUP_MAX" --server-pid "$3" \
+    --replays "$replays" >/dev/null
 }
 
 echo "- load before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/machine.md"
