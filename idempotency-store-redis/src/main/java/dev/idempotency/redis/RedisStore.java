@@ -411,6 +411,14 @@ public final class RedisStore implements IdempotencyStore {
     }
   }
 
+  /**
+   * The connection every store operation runs on, for the benchmarks' floor: a round trip on
+   * another connection is served by another event-loop thread, whose wake-ups cost differently.
+   */
+  StatefulConnection<String, byte[]> connection() {
+    return connection;
+  }
+
   /** How many watch futures are waiting, for tests and metrics. */
   int waiting() {
     return watchers.values().stream().mapToInt(List::size).sum();
