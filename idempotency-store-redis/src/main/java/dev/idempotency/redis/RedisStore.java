@@ -37,6 +37,7 @@ import io.netty.handler.flush.FlushConsolidationHandler;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
@@ -54,9 +55,19 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@code EVALSHA} on one key, so it is atomic, costs one network round trip and touches one
  * Cluster slot. A script missing from the server's cache ({@code NOSCRIPT}, after a restart or
  * failover) is sent again with {@code EVAL}. Lock age and expiry are judged by the Redis server's
- * clock ({@code TIME} inside the scripts), never the JVM's. A record is a hash holding the request
- * hash, the fencing token, server timestamps and, once completed, the status, the headers as
- * text and the body as raw bytes; Redis drops it itself when its TTL ({@code PEXPIRE}) runs out.
+ * clock ({@code TIME} inside the scripts), never the JVM's. A record is one string, its fields
+ * ended by {@code \n}, the body as raw bytes; Redis drops it itself when its TTL runs out:
+ *
+ * <pre>
+ * in flight    {mark}L{request hash}\n{created}\n{token}\n{locked}\n{lock expires}
+ * completed    {mark}C{request hash}\n{created}\n{status}\n{headers length}\n{headers}{body}
+ * placeholder  wP   (a watch on a key with no record yet)
+ * </pre>
+ *
+ * <p>Times are milliseconds of the Redis clock, headers {@code name: value} lines whose length is
+ * in bytes, and the mark {@code w} when some JVM waits on the key, else {@code -}. A string takes
+ * half the memory of a hash with the same fields (a body over 64 bytes turns a hash into a hash
+ * table) and one {@code GET} reads it; docs/BENCHMARKS.md has the measurements.
  *
  * <p>{@link #watch} is served by one pub/sub connection with a pattern subscription made at
  * start-up. A watch marks the record as waited on ({@code watch.lua}); {@code complete} and
@@ -222,6 +233,10 @@ public final class RedisStore implements IdempotencyStore {
   @Override
   public Acquisition acquire(
       String key, String requestHash, Duration lockTimeout, Duration retention) {
+    if (requestHash.indexOf('\n') >= 0) {
+      // The record ends the hash with a line break: the filter's hashes are hex.
+      throw new IllegalArgumentException("requestHash must not contain a line break");
+    }
     long token = newToken();
     List<Object> reply =
         run(
@@ -233,14 +248,8 @@ public final class RedisStore implements IdempotencyStore {
             ascii(lockTimeout.toMillis()),
             ascii(Math.max(lockTimeout.toMillis(), retention.toMillis())));
     Object first = reply.get(0);
-    if (first instanceof byte[]) {
-      // The completed record as acquire.lua's HMGET read it: hash, status, lock expiry, headers,
-      // body.
-      return new Acquisition.Completed(
-          new StoredResponse(
-              Integer.parseInt(text(reply.get(1))),
-              StoredResponse.parseHeaders(text(reply.get(3))),
-              bytes(reply.get(4))));
+    if (first instanceof byte[] record) {
+      return new Acquisition.Completed(completedResponse(record));
     }
     long kind = (Long) first;
     if (reply.size() == 2) {
@@ -481,8 +490,32 @@ public final class RedisStore implements IdempotencyStore {
     return reply == null ? "" : new String((byte[]) reply, StandardCharsets.UTF_8);
   }
 
-  private static byte[] bytes(Object reply) {
-    return reply == null ? new byte[0] : (byte[]) reply;
+  /** The response in a completed record (the layout is in the class javadoc). */
+  static StoredResponse completedResponse(byte[] record) {
+    int hashEnd = lineEnd(record, 2);
+    int createdEnd = lineEnd(record, hashEnd + 1);
+    int statusEnd = lineEnd(record, createdEnd + 1);
+    int headersLengthEnd = lineEnd(record, statusEnd + 1);
+    int headersLength = asciiInt(record, statusEnd + 1, headersLengthEnd);
+    int bodyStart = headersLengthEnd + 1 + headersLength;
+    return new StoredResponse(
+        asciiInt(record, createdEnd + 1, statusEnd),
+        StoredResponse.parseHeaders(
+            new String(record, headersLengthEnd + 1, headersLength, StandardCharsets.UTF_8)),
+        Arrays.copyOfRange(record, bodyStart, record.length));
+  }
+
+  private static int lineEnd(byte[] record, int from) {
+    for (int i = from; i < record.length; i++) {
+      if (record[i] == '\n') {
+        return i;
+      }
+    }
+    throw new IllegalStateException("not a completed record: a field has no line end");
+  }
+
+  private static int asciiInt(byte[] record, int from, int to) {
+    return Integer.parseInt(new String(record, from, to - from, StandardCharsets.US_ASCII));
   }
 
   private static String globEscaped(String text) {

@@ -1,8 +1,14 @@
 -- Extends a live owner's lock to a full lock timeout from now (lease renewal), by server time.
 -- KEYS[1] record   ARGV: token, lock timeout ms
 -- Reply: 1 renewed | 0 the token does not own the key
-local record = redis.call('HMGET', KEYS[1], 't', 's')
-if record[1] ~= ARGV[1] or record[2] then
+local record = redis.call('GET', KEYS[1])
+if not record or string.byte(record, 2) ~= 76 then -- 76 = 'L': in flight
+  return 0
+end
+local hashEnd = string.find(record, '\n', 3, true)
+local createdEnd = string.find(record, '\n', hashEnd + 1, true)
+local tokenEnd = string.find(record, '\n', createdEnd + 1, true)
+if string.sub(record, createdEnd + 1, tokenEnd - 1) ~= ARGV[1] then
   return 0
 end
 -- TIME then a write: effects replication (the default on Redis 7, switched on for 6.x), called
@@ -11,8 +17,10 @@ redis.replicate_commands()
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local lock = tonumber(ARGV[2])
-redis.call('HSET', KEYS[1], 'l', now, 'e', now + lock)
+local renewed = string.sub(record, 1, tokenEnd) .. tostring(now) .. '\n' .. tostring(now + lock)
 if redis.call('PTTL', KEYS[1]) < lock then
-  redis.call('PEXPIRE', KEYS[1], lock)
+  redis.call('SET', KEYS[1], renewed, 'PX', ARGV[2])
+else
+  redis.call('SET', KEYS[1], renewed, 'KEEPTTL')
 end
 return 1
