@@ -7,7 +7,12 @@
 -- A record is one string (RedisStore's javadoc has the layout), read with one GET: half the
 -- memory of a hash, whose body field (over 64 bytes) makes Redis convert it to a hash table.
 -- TIME only when a lock must be judged or written.
-local record = redis.call('GET', KEYS[1])
+-- Any other type at the key (a hash left by a build before this layout) counts as no record,
+-- and the claim's SET replaces it.
+local record = redis.pcall('GET', KEYS[1])
+if type(record) ~= 'string' then
+  record = false
+end
 local mark = '-'
 local recovered = 0
 local now

@@ -3,8 +3,8 @@
 -- Reply: 1 stored | 0 the token does not own the key
 -- The completed record keeps the mark, the request hash and the creation time.
 -- Only a record some JVM waits on (mark w, set by watch.lua) costs a PUBLISH.
-local record = redis.call('GET', KEYS[1])
-if not record or string.byte(record, 2) ~= 76 then -- 76 = 'L': in flight
+local record = redis.pcall('GET', KEYS[1]) -- another type: not owned, as no record
+if type(record) ~= 'string' or string.byte(record, 2) ~= 76 then -- 76 = 'L': in flight
   return 0
 end
 local hashEnd = string.find(record, '\n', 3, true)

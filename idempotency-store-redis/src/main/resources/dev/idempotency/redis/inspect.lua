@@ -2,8 +2,8 @@
 -- KEYS[1] record
 -- Reply: {} none | {1, hash, age ms, lock age ms, ms until the lock expires} in flight
 --        {2, hash, age ms, ms until the record expires, status, body bytes} completed
-local record = redis.call('GET', KEYS[1])
-if not record or string.byte(record, 2) == 80 then -- 80 = 'P': a watch's placeholder
+local record = redis.pcall('GET', KEYS[1]) -- another type: no record
+if type(record) ~= 'string' or string.byte(record, 2) == 80 then -- 80 = 'P': a placeholder
   return {}
 end
 local time = redis.call('TIME')

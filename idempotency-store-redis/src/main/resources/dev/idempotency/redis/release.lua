@@ -1,8 +1,8 @@
 -- Deletes the in-flight record if the token still owns it, then wakes waiters.
 -- KEYS[1] record   ARGV: token, notification channel
 -- Reply: 1 released | 0 the token does not own the key
-local record = redis.call('GET', KEYS[1])
-if not record or string.byte(record, 2) ~= 76 then -- 76 = 'L': in flight
+local record = redis.pcall('GET', KEYS[1]) -- another type: not owned, as no record
+if type(record) ~= 'string' or string.byte(record, 2) ~= 76 then -- 76 = 'L': in flight
   return 0
 end
 local hashEnd = string.find(record, '\n', 3, true)

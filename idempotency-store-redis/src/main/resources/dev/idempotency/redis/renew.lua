@@ -1,8 +1,8 @@
 -- Extends a live owner's lock to a full lock timeout from now (lease renewal), by server time.
 -- KEYS[1] record   ARGV: token, lock timeout ms
 -- Reply: 1 renewed | 0 the token does not own the key
-local record = redis.call('GET', KEYS[1])
-if not record or string.byte(record, 2) ~= 76 then -- 76 = 'L': in flight
+local record = redis.pcall('GET', KEYS[1]) -- another type: not owned, as no record
+if type(record) ~= 'string' or string.byte(record, 2) ~= 76 then -- 76 = 'L': in flight
   return 0
 end
 local hashEnd = string.find(record, '\n', 3, true)

@@ -221,6 +221,31 @@ class RedisStoreRoundTripTest {
   }
 
   @Test
+  void hashLeftByAnEarlierBuildCountsAsNoRecord() {
+    // Builds before 2026-12-03 kept a record as a hash; a string command on it fails WRONGTYPE.
+    String key = UUID.randomUUID().toString();
+    String redisKey = RedisStore.DEFAULT_KEY_PREFIX + key;
+    redis.call("HSET", redisKey, "h", "h", "t", "1", "s", "200", "b", "old");
+    assertThat(store.inspect(key)).isEmpty();
+    assertThat(store.release(key, 1)).isFalse();
+    assertThat(store.renew(key, 1, LOCK)).isFalse();
+    assertThat(store.complete(key, 1, new StoredResponse(200, Map.of(), new byte[0]), RETENTION))
+        .isFalse();
+
+    long token = ((Acquisition.Acquired) store.acquire(key, "h", LOCK, RETENTION)).token();
+    assertThat(redis.call("TYPE", redisKey)).isEqualTo("string");
+    StoredResponse response = new StoredResponse(201, Map.of(), new byte[] {1});
+    assertThat(store.complete(key, token, response, RETENTION)).isTrue();
+    assertThat(store.acquire(key, "h", LOCK, RETENTION))
+        .isEqualTo(new Acquisition.Completed(response));
+
+    String watched = UUID.randomUUID().toString();
+    redis.call("HSET", RedisStore.DEFAULT_KEY_PREFIX + watched, "h", "h");
+    store.watch(watched).cancel(false);
+    assertThat(redis.call("GET", RedisStore.DEFAULT_KEY_PREFIX + watched)).isEqualTo("wP");
+  }
+
+  @Test
   void requestHashWithALineBreakIsRefused() {
     assertThatThrownBy(() -> store.acquire(UUID.randomUUID().toString(), "a\nb", LOCK, RETENTION))
         .isInstanceOf(IllegalArgumentException.class);
