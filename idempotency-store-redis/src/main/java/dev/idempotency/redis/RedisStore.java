@@ -59,7 +59,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * ended by {@code \n}, the body as raw bytes; Redis drops it itself when its TTL runs out:
  *
  * <pre>
- * in flight    {mark}L{request hash}\n{created}\n{token}\n{locked}\n{lock expires}
+ * in flight    {mark}L{token}\n{request hash}\n{created}\n{locked}\n{lock expires}
  * completed    {mark}C{request hash}\n{created}\n{status}\n{headers length}\n{headers}{body}
  * placeholder  wP   (a watch on a key with no record yet)
  * </pre>

@@ -18,14 +18,15 @@ local recovered = 0
 local now
 -- 80 = 'P': a watch's placeholder, no record yet; the claim keeps its mark.
 if record and string.byte(record, 2) ~= 80 then
-  local hashEnd = string.find(record, '\n', 3, true)
-  local sameRequest = string.sub(record, 3, hashEnd - 1) == ARGV[1]
-  if string.byte(record, 2) == 67 then -- 'C': completed
-    if not sameRequest then
+  if string.byte(record, 2) == 67 then -- 'C': completed, the request hash first
+    if string.sub(record, 3, 3 + #ARGV[1]) ~= ARGV[1] .. '\n' then
       return -1
     end
     return record
   end
+  -- In flight: the token, then the request hash.
+  local hashStart = string.find(record, '\n', 3, true) + 1
+  local sameRequest = string.sub(record, hashStart, hashStart + #ARGV[1]) == ARGV[1] .. '\n'
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
   local expires = tonumber(string.match(record, '%d+$'))
@@ -52,7 +53,7 @@ redis.replicate_commands()
 local stamp = tostring(now)
 -- The record outlives its lock, so a slow owner nobody took over can still complete.
 redis.call('SET', KEYS[1],
-           mark .. 'L' .. ARGV[1] .. '\n' .. stamp .. '\n' .. ARGV[2] .. '\n' .. stamp .. '\n'
+           mark .. 'L' .. ARGV[2] .. '\n' .. ARGV[1] .. '\n' .. stamp .. '\n' .. stamp .. '\n'
              .. tostring(now + tonumber(ARGV[3])),
            'PX', ARGV[4])
 return recovered

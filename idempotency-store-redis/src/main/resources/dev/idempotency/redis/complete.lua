@@ -4,18 +4,15 @@
 -- The completed record keeps the mark, the request hash and the creation time.
 -- Only a record some JVM waits on (mark w, set by watch.lua) costs a PUBLISH.
 local record = redis.pcall('GET', KEYS[1]) -- another type: not owned, as no record
-if type(record) ~= 'string' or string.byte(record, 2) ~= 76 then -- 76 = 'L': in flight
+-- Owned: in flight (L) and the token, its first field, is ARGV[1].
+if type(record) ~= 'string' or string.sub(record, 2, 3 + #ARGV[1]) ~= 'L' .. ARGV[1] .. '\n' then
   return 0
 end
-local hashEnd = string.find(record, '\n', 3, true)
-local createdEnd = string.find(record, '\n', hashEnd + 1, true)
-local tokenEnd = string.find(record, '\n', createdEnd + 1, true)
-if string.sub(record, createdEnd + 1, tokenEnd - 1) ~= ARGV[1] then
-  return 0
-end
+local hashStart = 4 + #ARGV[1]
+local createdEnd = string.find(record, '\n', string.find(record, '\n', hashStart, true) + 1, true)
 redis.call('SET', KEYS[1],
-           string.sub(record, 1, 1) .. 'C' .. string.sub(record, 3, createdEnd) .. ARGV[2] .. '\n'
-             .. #ARGV[3] .. '\n' .. ARGV[3] .. ARGV[4],
+           string.sub(record, 1, 1) .. 'C' .. string.sub(record, hashStart, createdEnd) .. ARGV[2]
+             .. '\n' .. #ARGV[3] .. '\n' .. ARGV[3] .. ARGV[4],
            'PX', ARGV[5])
 if string.byte(record, 1) == 119 then -- 'w'
   redis.call('PUBLISH', ARGV[6], 'c')

@@ -8,17 +8,22 @@ if type(record) ~= 'string' or string.byte(record, 2) == 80 then -- 80 = 'P': a 
 end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local hashEnd = string.find(record, '\n', 3, true)
-local createdEnd = string.find(record, '\n', hashEnd + 1, true)
-local hash = string.sub(record, 3, hashEnd - 1)
-local age = now - tonumber(string.sub(record, hashEnd + 1, createdEnd - 1))
--- The next two fields: token and lock time in flight, status and headers length completed.
-local secondEnd = string.find(record, '\n', createdEnd + 1, true)
-local thirdEnd = string.find(record, '\n', secondEnd + 1, true)
-local third = tonumber(string.sub(record, secondEnd + 1, thirdEnd - 1))
-if string.byte(record, 2) == 67 then -- 'C': completed
-  return {2, hash, age, redis.call('PTTL', KEYS[1]),
-          tonumber(string.sub(record, createdEnd + 1, secondEnd - 1)),
-          #record - thirdEnd - third}
+if string.byte(record, 2) == 67 then -- 'C': {hash}\n{created}\n{status}\n{headers length}\n...
+  local hashEnd = string.find(record, '\n', 3, true)
+  local createdEnd = string.find(record, '\n', hashEnd + 1, true)
+  local statusEnd = string.find(record, '\n', createdEnd + 1, true)
+  local lengthEnd = string.find(record, '\n', statusEnd + 1, true)
+  return {2, string.sub(record, 3, hashEnd - 1),
+          now - tonumber(string.sub(record, hashEnd + 1, createdEnd - 1)),
+          redis.call('PTTL', KEYS[1]), tonumber(string.sub(record, createdEnd + 1, statusEnd - 1)),
+          #record - lengthEnd - tonumber(string.sub(record, statusEnd + 1, lengthEnd - 1))}
 end
-return {1, hash, age, now - third, tonumber(string.sub(record, thirdEnd + 1)) - now}
+-- In flight: {token}\n{hash}\n{created}\n{locked}\n{lock expires}
+local tokenEnd = string.find(record, '\n', 3, true)
+local hashEnd = string.find(record, '\n', tokenEnd + 1, true)
+local createdEnd = string.find(record, '\n', hashEnd + 1, true)
+local lockedEnd = string.find(record, '\n', createdEnd + 1, true)
+return {1, string.sub(record, tokenEnd + 1, hashEnd - 1),
+        now - tonumber(string.sub(record, hashEnd + 1, createdEnd - 1)),
+        now - tonumber(string.sub(record, createdEnd + 1, lockedEnd - 1)),
+        tonumber(string.sub(record, lockedEnd + 1)) - now}

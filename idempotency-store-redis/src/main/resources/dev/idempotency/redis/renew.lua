@@ -2,13 +2,8 @@
 -- KEYS[1] record   ARGV: token, lock timeout ms
 -- Reply: 1 renewed | 0 the token does not own the key
 local record = redis.pcall('GET', KEYS[1]) -- another type: not owned, as no record
-if type(record) ~= 'string' or string.byte(record, 2) ~= 76 then -- 76 = 'L': in flight
-  return 0
-end
-local hashEnd = string.find(record, '\n', 3, true)
-local createdEnd = string.find(record, '\n', hashEnd + 1, true)
-local tokenEnd = string.find(record, '\n', createdEnd + 1, true)
-if string.sub(record, createdEnd + 1, tokenEnd - 1) ~= ARGV[1] then
+-- Owned: in flight (L) and the token, its first field, is ARGV[1].
+if type(record) ~= 'string' or string.sub(record, 2, 3 + #ARGV[1]) ~= 'L' .. ARGV[1] .. '\n' then
   return 0
 end
 -- TIME then a write: effects replication (the default on Redis 7, switched on for 6.x), called
@@ -17,7 +12,9 @@ redis.replicate_commands()
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local lock = tonumber(ARGV[2])
-local renewed = string.sub(record, 1, tokenEnd) .. tostring(now) .. '\n' .. tostring(now + lock)
+local hashEnd = string.find(record, '\n', 4 + #ARGV[1], true)
+local createdEnd = string.find(record, '\n', hashEnd + 1, true)
+local renewed = string.sub(record, 1, createdEnd) .. tostring(now) .. '\n' .. tostring(now + lock)
 if redis.call('PTTL', KEYS[1]) < lock then
   redis.call('SET', KEYS[1], renewed, 'PX', ARGV[2])
 else

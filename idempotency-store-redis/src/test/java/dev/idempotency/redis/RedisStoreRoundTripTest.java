@@ -290,16 +290,17 @@ class RedisStoreRoundTripTest {
   void lockIsStampedWithTheRedisServerClock() {
     String key = UUID.randomUUID().toString();
     long before = serverMillis();
-    store.acquire(key, "h", LOCK, RETENTION);
+    long token = ((Acquisition.Acquired) store.acquire(key, "h", LOCK, RETENTION)).token();
     long after = serverMillis();
 
     String redisKey = RedisStore.DEFAULT_KEY_PREFIX + key;
-    // {mark}L{hash}\n{created}\n{token}\n{locked}\n{lock expires}
+    // {mark}L{token}\n{hash}\n{created}\n{locked}\n{lock expires}
     String[] fields = ((String) redis.call("GET", redisKey)).split("\n");
-    assertThat(fields[0]).isEqualTo("-Lh");
+    assertThat(fields[0]).isEqualTo("-L" + token);
+    assertThat(fields[1]).isEqualTo("h");
     long locked = Long.parseLong(fields[3]);
     long expires = Long.parseLong(fields[4]);
-    assertThat(Long.parseLong(fields[1])).as("created").isEqualTo(locked);
+    assertThat(Long.parseLong(fields[2])).as("created").isEqualTo(locked);
     assertThat(locked).isBetween(before, after);
     assertThat(expires).isEqualTo(locked + LOCK.toMillis());
   }
