@@ -491,7 +491,7 @@ public final class RedisStore implements IdempotencyStore {
   }
 
   /** The response in a completed record (the layout is in the class javadoc). */
-  static StoredResponse completedResponse(byte[] record) {
+  private static StoredResponse completedResponse(byte[] record) {
     int hashEnd = lineEnd(record, 2);
     int createdEnd = lineEnd(record, hashEnd + 1);
     int statusEnd = lineEnd(record, createdEnd + 1);
