@@ -59,12 +59,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * ended by {@code \n}, the body as raw bytes; Redis drops it itself when its TTL runs out:
  *
  * <pre>
- * in flight    {mark}L{token}\n{request hash}\n{created}\n{locked}\n{lock expires}
+ * in flight    {mark}L{token}\n{request hash}\n{created}\n{locked}\n{lock timeout}
  * completed    {mark}C{request hash}\n{created}\n{status}\n{headers length}\n{headers}{body}
  * placeholder  wP   (a watch on a key with no record yet)
  * </pre>
  *
- * <p>Times are milliseconds of the Redis clock, headers {@code name: value} lines whose length is
+ * <p>Times are milliseconds of the Redis clock (a lock expires at locked + lock timeout), headers {@code name: value} lines whose length is
  * in bytes, and the mark {@code w} when some JVM waits on the key, else {@code -}. A string takes
  * half the memory of a hash with the same fields (a body over 64 bytes turns a hash into a hash
  * table) and one {@code GET} reads it; docs/BENCHMARKS.md has the measurements.
@@ -269,9 +269,7 @@ public final class RedisStore implements IdempotencyStore {
             ScriptOutputType.INTEGER,
             key,
             ascii(token),
-            ascii(response.status()),
-            utf8(response.headersAsText()),
-            response.body(),
+            responseFields(response),
             ascii(retention.toMillis()),
             utf8(channelPrefix + key));
     if (done == 1) {
@@ -488,6 +486,18 @@ public final class RedisStore implements IdempotencyStore {
 
   private static String text(Object reply) {
     return reply == null ? "" : new String((byte[]) reply, StandardCharsets.UTF_8);
+  }
+
+  /** {@code {status}\n{headers length}\n{headers}{body}}: a completed record's last fields. */
+  private static byte[] responseFields(StoredResponse response) {
+    byte[] headers = utf8(response.headersAsText());
+    byte[] lengths =
+        (response.status() + "\n" + headers.length + "\n").getBytes(StandardCharsets.US_ASCII);
+    byte[] body = response.body();
+    byte[] fields = Arrays.copyOf(lengths, lengths.length + headers.length + body.length);
+    System.arraycopy(headers, 0, fields, lengths.length, headers.length);
+    System.arraycopy(body, 0, fields, lengths.length + headers.length, body.length);
+    return fields;
   }
 
   /** The response in a completed record (the layout is in the class javadoc). */

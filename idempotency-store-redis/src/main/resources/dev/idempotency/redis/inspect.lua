@@ -18,12 +18,16 @@ if string.byte(record, 2) == 67 then -- 'C': {hash}\n{created}\n{status}\n{heade
           redis.call('PTTL', KEYS[1]), tonumber(string.sub(record, createdEnd + 1, statusEnd - 1)),
           #record - lengthEnd - tonumber(string.sub(record, statusEnd + 1, lengthEnd - 1))}
 end
--- In flight: {token}\n{hash}\n{created}\n{locked}\n{lock expires}
+-- In flight: {token}\n{hash}\n{created}\n{locked}\n{lock timeout}
 local tokenEnd = string.find(record, '\n', 3, true)
 local hashEnd = string.find(record, '\n', tokenEnd + 1, true)
 local createdEnd = string.find(record, '\n', hashEnd + 1, true)
 local lockedEnd = string.find(record, '\n', createdEnd + 1, true)
+local locked = tonumber(string.sub(record, createdEnd + 1, lockedEnd - 1))
+local expires = tonumber(string.sub(record, lockedEnd + 1))
+if expires < 1e12 then -- the lock timeout; an earlier build's record holds the expiry itself
+  expires = locked + expires
+end
 return {1, string.sub(record, tokenEnd + 1, hashEnd - 1),
         now - tonumber(string.sub(record, hashEnd + 1, createdEnd - 1)),
-        now - tonumber(string.sub(record, createdEnd + 1, lockedEnd - 1)),
-        tonumber(string.sub(record, lockedEnd + 1)) - now}
+        now - locked, expires - now}

@@ -10,12 +10,12 @@ end
 -- only once a write will follow.
 redis.replicate_commands()
 local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local lock = tonumber(ARGV[2])
+local now = time[1] .. string.sub('00000' .. time[2], -6, -4) -- milliseconds, as acquire.lua
 local hashEnd = string.find(record, '\n', 4 + #ARGV[1], true)
 local createdEnd = string.find(record, '\n', hashEnd + 1, true)
-local renewed = string.sub(record, 1, createdEnd) .. tostring(now) .. '\n' .. tostring(now + lock)
-if redis.call('PTTL', KEYS[1]) < lock then
+-- {created} kept; {locked} now; {lock timeout} this renewal's
+local renewed = string.sub(record, 1, createdEnd) .. now .. '\n' .. ARGV[2]
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
   redis.call('SET', KEYS[1], renewed, 'PX', ARGV[2])
 else
   redis.call('SET', KEYS[1], renewed, 'KEEPTTL')

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.idempotency.spi.Acquisition;
+import dev.idempotency.spi.RecordInfo;
 import dev.idempotency.spi.StoredResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -288,21 +289,48 @@ class RedisStoreRoundTripTest {
 
   @Test
   void lockIsStampedWithTheRedisServerClock() {
-    String key = UUID.randomUUID().toString();
-    long before = serverMillis();
-    long token = ((Acquisition.Acquired) store.acquire(key, "h", LOCK, RETENTION)).token();
-    long after = serverMillis();
+    // The script writes TIME's seconds and microseconds as milliseconds by string operations:
+    // 300 claims meet microsecond values under 100,000 and, almost surely, under 10,000.
+    for (int i = 0; i < 300; i++) {
+      String key = UUID.randomUUID().toString();
+      long before = serverMillis();
+      long token = ((Acquisition.Acquired) store.acquire(key, "h", LOCK, RETENTION)).token();
+      long after = serverMillis();
 
-    String redisKey = RedisStore.DEFAULT_KEY_PREFIX + key;
-    // {mark}L{token}\n{hash}\n{created}\n{locked}\n{lock expires}
-    String[] fields = ((String) redis.call("GET", redisKey)).split("\n");
-    assertThat(fields[0]).isEqualTo("-L" + token);
-    assertThat(fields[1]).isEqualTo("h");
-    long locked = Long.parseLong(fields[3]);
-    long expires = Long.parseLong(fields[4]);
-    assertThat(Long.parseLong(fields[2])).as("created").isEqualTo(locked);
-    assertThat(locked).isBetween(before, after);
-    assertThat(expires).isEqualTo(locked + LOCK.toMillis());
+      // {mark}L{token}\n{hash}\n{created}\n{locked}\n{lock timeout}
+      String[] fields =
+          ((String) redis.call("GET", RedisStore.DEFAULT_KEY_PREFIX + key)).split("\n");
+      assertThat(fields[0]).isEqualTo("-L" + token);
+      assertThat(fields[1]).isEqualTo("h");
+      long locked = Long.parseLong(fields[3]);
+      assertThat(Long.parseLong(fields[2])).as("created").isEqualTo(locked);
+      assertThat(locked).isBetween(before, after);
+      assertThat(fields[4]).isEqualTo(String.valueOf(LOCK.toMillis()));
+      RecordInfo info = store.inspect(key).orElseThrow();
+      assertThat(info.lockAge()).isLessThan(LOCK);
+      assertThat(info.expiresIn()).isGreaterThan(Duration.ZERO).isLessThanOrEqualTo(LOCK);
+    }
+  }
+
+  @Test
+  void inFlightRecordOfAnEarlierBuildIsJudgedByTheExpiryItHolds() {
+    // Earlier builds ended an in-flight record with the lock's expiry, not its timeout.
+    long now = serverMillis();
+    String live = UUID.randomUUID().toString();
+    redis.call("SET", RedisStore.DEFAULT_KEY_PREFIX + live,
+        "-L7\nh\n" + now + "\n" + now + "\n" + (now + LOCK.toMillis()), "PX", "600000");
+    assertThat(store.acquire(live, "h", LOCK, RETENTION))
+        .isInstanceOfSatisfying(Acquisition.InFlight.class,
+            inFlight -> assertThat(inFlight.lockExpiresIn()).isGreaterThan(LOCK.dividedBy(2)));
+    assertThat(store.inspect(live).orElseThrow().expiresIn()).isGreaterThan(LOCK.dividedBy(2));
+
+    String stale = UUID.randomUUID().toString();
+    long then = now - 2 * LOCK.toMillis();
+    redis.call("SET", RedisStore.DEFAULT_KEY_PREFIX + stale,
+        "-L7\nh\n" + then + "\n" + then + "\n" + (then + LOCK.toMillis()), "PX", "600000");
+    assertThat(store.acquire(stale, "h", LOCK, RETENTION))
+        .isInstanceOfSatisfying(Acquisition.Acquired.class,
+            acquired -> assertThat(acquired.recovered()).isTrue());
   }
 
   @Test
