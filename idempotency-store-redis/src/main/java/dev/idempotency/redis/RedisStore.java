@@ -64,10 +64,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * placeholder  wP   (a watch on a key with no record yet)
  * </pre>
  *
- * <p>Times are milliseconds of the Redis clock (a lock expires at locked + lock timeout), headers {@code name: value} lines whose length is
- * in bytes, and the mark {@code w} when some JVM waits on the key, else {@code -}. A string takes
- * half the memory of a hash with the same fields (a body over 64 bytes turns a hash into a hash
- * table) and one {@code GET} reads it; docs/BENCHMARKS.md has the measurements.
+ * <p>Times are milliseconds of the Redis clock (a lock expires at locked + lock timeout),
+ * headers {@code name: value} lines whose length is in bytes, and the mark {@code w} when some
+ * JVM waits on the key, else {@code -}. A string takes half the memory of a hash with the same
+ * fields (a body over 64 bytes turns a hash into a hash table) and one {@code GET} reads it;
+ * docs/BENCHMARKS.md has the measurements.
  *
  * <p>{@link #watch} is served by one pub/sub connection with a pattern subscription made at
  * start-up. A watch marks the record as waited on ({@code watch.lua}); {@code complete} and

@@ -11,7 +11,7 @@
 -- and the claim's SET replaces it.
 
 -- TIME's reply as milliseconds, by string operations: Lua turns a number into text with
--- sprintf, which cost more than the rest of a claim's Lua (docs/BENCHMARKS.md).
+-- sprintf, and a claim that did so three times took ~15 % more Redis time (docs/BENCHMARKS.md).
 local function millis(time)
   return time[1] .. string.sub('00000' .. time[2], -6, -4)
 end
