@@ -70,6 +70,7 @@ redis.replicate_commands()
 local now = millis(time)
 -- The record outlives its lock, so a slow owner nobody took over can still complete.
 redis.call('SET', KEYS[1],
-           mark .. 'L' .. ARGV[2] .. '\n' .. ARGV[1] .. '\n' .. now .. '\n' .. now .. '\n' .. ARGV[3],
+           mark .. 'L' .. ARGV[2] .. '\n' .. ARGV[1] .. '\n' .. now .. '\n' .. now .. '\n'
+             .. ARGV[3],
            'PX', ARGV[4])
 return recovered

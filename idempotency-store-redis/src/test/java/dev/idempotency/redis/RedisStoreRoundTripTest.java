@@ -278,6 +278,9 @@ class RedisStoreRoundTripTest {
         .as("extended to the new lock")
         .isGreaterThan(second.toMillis())
         .isLessThanOrEqualTo(LOCK.toMillis());
+    assertThat(store.inspect(shortRecord).orElseThrow().expiresIn())
+        .as("the lock runs the renewal's timeout")
+        .isGreaterThan(second);
 
     String longRecord = UUID.randomUUID().toString();
     token = ((Acquisition.Acquired) store.acquire(longRecord, "h", LOCK, RETENTION)).token();
