@@ -11,7 +11,7 @@
 -- and the claim's SET replaces it.
 
 -- TIME's reply as milliseconds, by string operations: Lua turns a number into text with
--- sprintf, and a claim that did so three times took ~15 % more Redis time (docs/BENCHMARKS.md).
+-- sprintf: a claim that formatted its times so took ~15 % more Redis time (docs/BENCHMARKS.md).
 local function millis(time)
   return time[1] .. string.sub('00000' .. time[2], -6, -4)
 end
