@@ -211,6 +211,61 @@ class JdbcStoreTest extends IdempotencyStoreContract {
     }
   }
 
+  @Test
+  void completeWithinTheLockKeepsTheClaimsExpiryAndIndexesNothing() throws SQLException {
+    long hotBefore = hotUpdates();
+    int completes = 20;
+    String prefix = "hot:" + UUID.randomUUID() + ":";
+    // A store of its own: closing its pool ends its backends, which flushes their statistics
+    // (an idle backend may hold them up to 10 s).
+    try (JdbcStore own = storeOn(pg.jdbcUrl()).maximumPoolSize(1).build()) {
+      for (int i = 0; i < completes; i++) {
+        long token = ((Acquired) own.acquire(prefix + i, "h1", LONG, RETENTION)).token();
+        assertThat(own.complete(prefix + i, token, response(201, "done"), RETENTION)).isTrue();
+        assertThat(millisAfterTheClaim(prefix + i)).isEqualTo(RETENTION.toMillis());
+      }
+    }
+    // A HOT update adds no index entry; the table's statistics count them.
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> hotUpdates() - hotBefore >= completes);
+  }
+
+  @Test
+  void completeAfterMoreThanALockTimeoutKeepsTheRecordOneRetentionFromNow() throws SQLException {
+    String key = "slow:" + UUID.randomUUID();
+    long token = ((Acquired) store.acquire(key, "h1", LONG, RETENTION)).token();
+    // As if the claim were 31 s old: the lock went stale and nobody took the key over.
+    execute(
+        "UPDATE idempotency_record SET created_at = created_at - interval '31 seconds',"
+            + " locked_at = locked_at - interval '31 seconds',"
+            + " lock_expires_at = lock_expires_at - interval '31 seconds',"
+            + " expires_at = expires_at - interval '31 seconds' WHERE key = '" + key + "'");
+
+    assertThat(store.complete(key, token, response(201, "done"), RETENTION)).isTrue();
+
+    assertThat(millisAfterTheClaim(key)).isGreaterThanOrEqualTo(RETENTION.plusSeconds(31).toMillis());
+    assertThat(store.acquire(key, "h1", LONG, RETENTION)).isInstanceOf(Completed.class);
+  }
+
+  private long millisAfterTheClaim(String key) throws SQLException {
+    return queryLong(
+        "SELECT CAST(extract(epoch FROM expires_at - created_at) * 1000 AS bigint)"
+            + " FROM idempotency_record WHERE key = '" + key + "'");
+  }
+
+  private long hotUpdates() throws SQLException {
+    return queryLong(
+        "SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'idempotency_record'");
+  }
+
+  private void execute(String sql) throws SQLException {
+    try (Connection c = pg.dataSource().getConnection();
+        Statement s = c.createStatement()) {
+      s.executeUpdate(sql);
+    }
+  }
+
   /** The row's physical version: a write of any kind (even a no-op update) changes it. */
   private String rowVersion(String key) throws SQLException {
     try (Connection c = pg.dataSource().getConnection();
