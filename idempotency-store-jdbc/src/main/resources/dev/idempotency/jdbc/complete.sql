@@ -2,7 +2,7 @@
 -- The record keeps the expiry its claim gave it (claim + retention) when that is exactly claim +
 -- retention (retention at least the lock timeout, no renewal extended it) and the request
 -- finished within one lock timeout: the UPDATE then changes no indexed column, so PostgreSQL can
--- make it a HOT update, with no new index entries (17 % less WAL per first-time request,
+-- make it a HOT update, with no new index entries (a fifth less WAL per first-time request,
 -- docs/BENCHMARKS.md). The record still outlives its completion by more than retention - lock
 -- timeout. Otherwise it expires one retention after its completion.
 UPDATE idempotency_record

@@ -1,0 +1,12 @@
+-- The same without the record's age: no clock read at all on the first-time path.
+local claimed = redis.pcall('SET', KEYS[1],
+                            '-L' .. ARGV[2] .. '\n' .. ARGV[1] .. '\n' .. ARGV[4] .. '\n'
+                              .. ARGV[3] .. '\n0',
+                            'NX', 'GET', 'PX', ARGV[4])
+local record = redis.pcall('GET', KEYS[1])
+local hashStart = 4 + #ARGV[2]
+local hashEnd = string.find(record, '\n', hashStart, true)
+redis.call('SET', KEYS[1],
+           string.sub(record, 1, 1) .. 'C' .. string.sub(record, hashStart, hashEnd) .. ARGV[5],
+           'PX', ARGV[4])
+return 1
