@@ -56,6 +56,7 @@ public final class PairedStoreRun {
       ops.put("replay", b::replay);
       ops.put("floorEvalsha", b::floorEvalsha);
       ops.put("floorPing", b::floorPing);
+      ops.put("floorTwoWrites", b::floorTwoWrites);
       firstTime = "acquireComplete";
       firstTimeFloor = "floorTwoEvalsha";
       replayFloor = "floorEvalsha";
@@ -82,6 +83,10 @@ public final class PairedStoreRun {
     System.out.printf("%s throughput = %.0f %% of %s; replay throughput = %.0f %% of %s%n",
         firstTime, 100 * mean.get(firstTimeFloor) / mean.get(firstTime), firstTimeFloor,
         100 * mean.get(replayFloor) / mean.get("replay"), replayFloor);
+    if (mean.containsKey("floorTwoWrites")) {
+      System.out.printf("%s throughput = %.0f %% of floorTwoWrites (a floor that writes)%n",
+          firstTime, 100 * mean.get("floorTwoWrites") / mean.get(firstTime));
+    }
   }
 
   /** Runs one of each operation per round for {@code seconds}; records times if asked. */

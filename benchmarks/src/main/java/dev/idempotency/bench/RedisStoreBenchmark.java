@@ -6,6 +6,7 @@ import dev.idempotency.spi.StoredResponse;
 import dev.idempotency.redis.StoreConnection;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.sync.RedisCommands;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -25,7 +26,8 @@ import org.openjdk.jmh.annotations.TearDown;
  * finding the completed record) against one. The floor runs on the store's own connection (same
  * codec, synchronous API, event-loop thread): an {@code EVALSHA} of a script that returns 1, and
  * a {@code PING}. A floor on a connection of its own measured 10–15 µs apart from the store's
- * within one run, either way, depending on which connection's thread was busier.
+ * within one run, either way, depending on which connection's thread was busier. Beside them,
+ * {@link #floorTwoWrites}: the two records' writes alone, the least any Redis store does.
  *
  * <p>Redis at {@code -Dbench.redis.uri} (default {@code redis://127.0.0.1:6379}); keys under
  * {@code bench:}, first-time records kept 60 s. Run: {@code java -jar
@@ -42,6 +44,9 @@ public class RedisStoreBenchmark {
   private static final int REPLAY_KEYS = 1024;
   private static final String[] NO_KEYS = {};
   private static final byte[][] NO_ARGS = {};
+  private static final String PREFIX = "bench:idem:";
+  private static final byte[] TTL_MILLIS =
+      Long.toString(FIRST_TIME_RETENTION.toMillis()).getBytes(StandardCharsets.US_ASCII);
 
   private final String uri = System.getProperty("bench.redis.uri", "redis://127.0.0.1:6379");
 
@@ -53,10 +58,14 @@ public class RedisStoreBenchmark {
   private long firstTimeCount;
   private RedisCommands<String, byte[]> floor;
   private String trivialSha;
+  private String setSha;
+  private byte[] inFlightRecord;
+  private byte[] completedRecord;
+  private long writesCount;
 
   @Setup(Level.Trial)
   public void setUp() {
-    store = RedisStore.builder(uri).keyPrefix("bench:idem:").build();
+    store = RedisStore.builder(uri).keyPrefix(PREFIX).build();
     response = StoreRequests.response();
     replayKeys = StoreRequests.completedKeys(store, "replay:", REPLAY_KEYS, response,
         REPLAY_RETENTION);
@@ -64,6 +73,14 @@ public class RedisStoreBenchmark {
     firstTimePrefix = "first:" + UUID.randomUUID() + ":";
     floor = StoreConnection.of(store);
     trivialSha = floor.scriptLoad("return 1");
+    setSha = floor.scriptLoad("return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])");
+    // The two records a first-time request writes, as the store writes them.
+    String key = firstTimePrefix + "records";
+    long token = ((Acquisition.Acquired) store.acquire(key, "hash", StoreRequests.LOCK,
+        FIRST_TIME_RETENTION)).token();
+    inFlightRecord = floor.get(PREFIX + key);
+    store.complete(key, token, response, FIRST_TIME_RETENTION);
+    completedRecord = floor.get(PREFIX + key);
   }
 
   @TearDown(Level.Trial)
@@ -92,6 +109,18 @@ public class RedisStoreBenchmark {
   @Benchmark
   public Long floorEvalsha() {
     return floor.evalsha(trivialSha, ScriptOutputType.INTEGER, NO_KEYS, NO_ARGS);
+  }
+
+  /**
+   * The least any Redis store writes for a first-time request, for comparison: two round trips,
+   * each an {@code EVALSHA} of a script that only {@code SET}s a record the size of the store's
+   * (a new key with a TTL, then its overwrite). Not the issue's floor, which writes nothing.
+   */
+  @Benchmark
+  public String floorTwoWrites() {
+    String[] key = {"bench:writes:" + firstTimePrefix + ++writesCount};
+    floor.evalsha(setSha, ScriptOutputType.STATUS, key, inFlightRecord, TTL_MILLIS);
+    return floor.evalsha(setSha, ScriptOutputType.STATUS, key, completedRecord, TTL_MILLIS);
   }
 
   /** One round trip of the floor: PING. */
