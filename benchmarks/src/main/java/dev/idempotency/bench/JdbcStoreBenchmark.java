@@ -25,7 +25,8 @@ import org.openjdk.jmh.annotations.TearDown;
 /**
  * The JDBC store against the machine's PostgreSQL, single thread, next to its floor: a first-time
  * request (acquire + complete) against two committed {@code INSERT … ON CONFLICT} round trips,
- * and a replay against one primary-key {@code SELECT}, both on plain JDBC over one connection.
+ * and a replay against one primary-key {@code SELECT}, both on plain JDBC over one connection;
+ * beside them, {@link #floorInsertUpdateSameTable}.
  *
  * <p>PostgreSQL at {@code -Dbench.jdbc.url} (default {@code
  * jdbc:postgresql://127.0.0.1:5432/test}), user {@code -Dbench.jdbc.user} (default {@code
@@ -135,10 +136,11 @@ public class JdbcStoreBenchmark {
   }
 
   /**
-   * The least a first-time request writes on the store's own table (same columns and indexes):
-   * a committed plain {@code INSERT} of the in-flight row, then a committed {@code UPDATE} storing
-   * the response that changes no indexed column (HOT, as the store's {@code complete}). Not the
-   * issue's floor: beside it, to tell the statements' cost from the table's.
+   * A first-time request's writes as the plainest statements, on a copy of the store's table
+   * (same columns and indexes): a committed {@code INSERT} of the in-flight row, then a committed
+   * {@code UPDATE} storing the response that changes no indexed column (HOT, as the store's
+   * {@code complete}). Not the issue's floor (a plain {@code INSERT} cannot meet an existing
+   * record): beside it, to tell the statements' cost from the table's.
    */
   @Benchmark
   public int floorInsertUpdateSameTable() throws SQLException {
