@@ -10,7 +10,6 @@ import dev.idempotency.spi.StoreStatus;
 import dev.idempotency.spi.StoredResponse;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -129,8 +128,17 @@ public final class FallbackStore implements IdempotencyStore {
   /** Which claim: a key and the token its owner holds. */
   private record Claim(String key, long token) {}
 
-  /** Where a claim was made, the request hash a mirror needs, and when its lock runs out. */
-  private record Route(boolean primary, String requestHash, Instant lockExpires) {}
+  /**
+   * Where a claim was made, the request hash a mirror needs, and when its lock runs out at the
+   * earliest ({@link System#nanoTime()}): the store's clock started the lock no earlier than the
+   * call that took or renewed it was sent, so until then nobody can have taken the key over.
+   */
+  private record Route(boolean primary, String requestHash, long lockHeldUntilNanos) {
+
+    boolean lockMayHaveRunOut() {
+      return System.nanoTime() - lockHeldUntilNanos >= 0;
+    }
+  }
 
   private record Pending(CompletedRecord record, long enqueuedNanos) {}
 
@@ -157,6 +165,7 @@ public final class FallbackStore implements IdempotencyStore {
   @Override
   public Acquisition acquire(
       String key, String requestHash, Duration lockTimeout, Duration retention) {
+    long sentNanos = System.nanoTime();
     if (primaryBreaker.allows()) {
       Acquisition acquisition;
       try {
@@ -167,7 +176,7 @@ public final class FallbackStore implements IdempotencyStore {
       }
       primarySucceeded();
       if (acquisition instanceof Acquired acquired) {
-        return checkSecondary(key, requestHash, acquired, lockTimeout);
+        return checkSecondary(key, requestHash, acquired, lockTimeout, sentNanos);
       }
       return acquisition;
     }
@@ -179,7 +188,7 @@ public final class FallbackStore implements IdempotencyStore {
    * primary was away, or mirrored before the primary lost its data. What it holds wins.
    */
   private Acquisition checkSecondary(
-      String key, String requestHash, Acquired acquired, Duration lockTimeout) {
+      String key, String requestHash, Acquired acquired, Duration lockTimeout, long sentNanos) {
     Optional<JdbcStore.Found> found = Optional.empty();
     if (secondaryBreaker.allows()) {
       try {
@@ -190,7 +199,7 @@ public final class FallbackStore implements IdempotencyStore {
       }
     }
     if (found.isEmpty()) {
-      route(key, acquired.token(), true, requestHash, lockTimeout);
+      route(key, acquired.token(), true, requestHash, sentNanos + lockTimeout.toNanos());
       return acquired;
     }
     Acquisition held = found.get().held();
@@ -224,6 +233,7 @@ public final class FallbackStore implements IdempotencyStore {
       throw bothDown("acquire", primaryError, null);
     }
     Acquisition acquisition;
+    long sentNanos = System.nanoTime();
     try {
       acquisition = secondary.acquire(key, requestHash, lockTimeout, retention);
     } catch (StoreException e) {
@@ -233,7 +243,7 @@ public final class FallbackStore implements IdempotencyStore {
     secondaryBreaker.onSuccess();
     fallbacks.incrementAndGet();
     if (acquisition instanceof Acquired acquired) {
-      route(key, acquired.token(), false, requestHash, lockTimeout);
+      route(key, acquired.token(), false, requestHash, sentNanos + lockTimeout.toNanos());
     }
     return acquisition;
   }
@@ -246,7 +256,7 @@ public final class FallbackStore implements IdempotencyStore {
     if (route == null) {
       done = completeUnrouted(key, token, response, retention);
     } else if (route.primary()) {
-      done = completeOnPrimary(key, token, route.requestHash(), response, retention);
+      done = completeOnPrimary(key, token, route, response, retention);
     } else {
       done = secondary.complete(key, token, response, retention);
     }
@@ -255,8 +265,9 @@ public final class FallbackStore implements IdempotencyStore {
   }
 
   private boolean completeOnPrimary(
-      String key, long token, String requestHash, StoredResponse response, Duration retention) {
-    CompletedRecord record = new CompletedRecord(key, requestHash, token, response, retention);
+      String key, long token, Route route, StoredResponse response, Duration retention) {
+    CompletedRecord record =
+        new CompletedRecord(key, route.requestHash(), token, response, retention);
     StoreException primaryError = null;
     if (primaryBreaker.allows()) {
       try {
@@ -272,6 +283,13 @@ public final class FallbackStore implements IdempotencyStore {
       }
     }
     // The primary went away while the request ran: keep its response where the fallback looks.
+    // Not once the claim's lock may have run out: another owner may have taken the key over on
+    // the primary, and JDBC, which never saw that claim, could not fence this write off.
+    if (route.lockMayHaveRunOut()) {
+      log.warn("{} failed and the claim on key {} may have been taken over (its lock ran out): "
+          + "its response is not stored", primary.name(), key);
+      return false;
+    }
     if (!secondaryBreaker.allows()) {
       throw bothDown("complete", primaryError, null);
     }
@@ -338,13 +356,14 @@ public final class FallbackStore implements IdempotencyStore {
     Claim claim = new Claim(key, token);
     Route route = routes.get(claim);
     boolean primaryRoute = route == null || route.primary();
+    long sentNanos = System.nanoTime();
     boolean done =
         primaryRoute
             ? onPrimary("renew", () -> primary.renew(key, token, lockTimeout))
             : secondary.renew(key, token, lockTimeout);
     if (done && route != null) {
-      routes.replace(
-          claim, route, new Route(primaryRoute, route.requestHash(), clock.instant().plus(lockTimeout)));
+      routes.replace(claim, route,
+          new Route(primaryRoute, route.requestHash(), sentNanos + lockTimeout.toNanos()));
     }
     return done;
   }
@@ -390,24 +409,37 @@ public final class FallbackStore implements IdempotencyStore {
     }
   }
 
+  /**
+   * Purges the key from both stores. If either cannot be reached this throws, after purging the
+   * other: a record left in Redis is replayed once Redis is back, and one left in JDBC is copied
+   * back to Redis by the next claim, so "purged" is said only when both are.
+   */
   @Override
   public boolean purge(String key) {
     boolean purged = false;
-    StoreException error = null;
+    StoreException primaryError = null;
+    StoreException secondaryError = null;
     mirrorPending.remove(key);
     try {
       purged = onPrimary("purge", () -> primary.purge(key));
     } catch (StoreException e) {
-      error = e;
+      primaryError = e;
     }
     try {
       purged |= secondary.purgeLeavingTombstone(key, TOMBSTONE_TTL);
     } catch (StoreException e) {
-      if (error != null) {
-        throw bothDown("purge", error, e);
-      }
-      // The JDBC copy is left; it is purged with the expired rows.
-      log.warn("purge on jdbc failed: {}", e.getMessage());
+      secondaryError = e;
+    }
+    if (primaryError != null && secondaryError != null) {
+      throw bothDown("purge", primaryError, secondaryError);
+    }
+    if (primaryError != null || secondaryError != null) {
+      String failed = primaryError != null ? primary.name() : secondary.name();
+      String done = primaryError != null ? secondary.name() : primary.name();
+      StoreException cause = primaryError != null ? primaryError : secondaryError;
+      throw new StoreException(NAME, "purge: done on " + done + ", but " + failed
+          + " failed and may still hold the record (" + cause.getMessage() + "); purge again",
+          cause);
     }
     return purged;
   }
@@ -460,14 +492,12 @@ public final class FallbackStore implements IdempotencyStore {
   }
 
   private void route(
-      String key, long token, boolean onPrimary, String requestHash, Duration lockTimeout) {
-    routes.put(
-        new Claim(key, token), new Route(onPrimary, requestHash, clock.instant().plus(lockTimeout)));
+      String key, long token, boolean onPrimary, String requestHash, long lockHeldUntilNanos) {
+    routes.put(new Claim(key, token), new Route(onPrimary, requestHash, lockHeldUntilNanos));
     if (routes.size() > maxRoutes && sweeping.compareAndSet(false, true)) {
       try {
         // Owners that never came back (their lock ran out long ago) must not grow the map.
-        Instant now = clock.instant();
-        routes.values().removeIf(r -> r.lockExpires().isBefore(now));
+        routes.values().removeIf(Route::lockMayHaveRunOut);
       } finally {
         sweeping.set(false);
       }
@@ -644,7 +674,7 @@ public final class FallbackStore implements IdempotencyStore {
 
     private final IdempotencyStore primary;
     private final JdbcStore secondary;
-    private Clock clock = Clock.systemUTC();
+    private Clock clock = MonotonicClock.INSTANCE;
     private int failureThreshold = 3;
     private Duration coolDown = Duration.ofSeconds(1);
     private int mirrorQueueCapacity = 10_000;
@@ -656,7 +686,10 @@ public final class FallbackStore implements IdempotencyStore {
       this.secondary = Objects.requireNonNull(secondary, "secondary");
     }
 
-    /** The clock of the circuit breakers (default: the system clock); tests pass a fake one. */
+    /**
+     * The clock of the circuit breakers (default: one that only moves forward, so a wall clock
+     * set back cannot hold a breaker open); tests pass a fake one.
+     */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
       return this;

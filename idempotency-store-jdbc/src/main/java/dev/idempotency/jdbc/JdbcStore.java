@@ -69,7 +69,7 @@ public final class JdbcStore implements IdempotencyStore {
   private final ScheduledExecutorService purger;
   private final int purgeBatchSize;
   private final CircuitBreaker breaker =
-      new CircuitBreaker(java.time.Clock.systemUTC(), BREAKER_FAILURES, BREAKER_COOL_DOWN);
+      new CircuitBreaker(MonotonicClock.INSTANCE, BREAKER_FAILURES, BREAKER_COOL_DOWN);
 
   private JdbcStore(DataSource dataSource, HikariDataSource ownedPool, Builder builder) {
     this.dataSource = dataSource;

@@ -1,6 +1,7 @@
 package dev.idempotency.jdbc;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.idempotency.TestClock;
 import dev.idempotency.jdbc.FallbackStore.Breaker;
@@ -20,6 +21,20 @@ class CircuitBreakerTest {
     assertThat(breaker.onFailure()).isTrue();
     assertThat(breaker.state()).isEqualTo(Breaker.OPEN);
     assertThat(breaker.allows()).isFalse();
+  }
+
+  @Test
+  void onTheDefaultMonotonicClockAnOpenBreakerLetsAProbeThroughAfterItsCoolDown() {
+    CircuitBreaker monotonic = new CircuitBreaker(MonotonicClock.INSTANCE, 1, Duration.ofMillis(200));
+    long opened = System.nanoTime();
+    monotonic.onFailure();
+    boolean allowed = monotonic.allows();
+    if (System.nanoTime() - opened < 200_000_000L) {
+      assertThat(allowed).as("asked within the cool-down").isFalse();
+    }
+    await().atMost(Duration.ofSeconds(5)).until(monotonic::allows);
+    assertThat(System.nanoTime() - opened).isGreaterThanOrEqualTo(200_000_000L);
+    assertThat(monotonic.state()).isEqualTo(Breaker.HALF_OPEN);
   }
 
   @Test

@@ -245,6 +245,72 @@ class FallbackStoreTest {
   }
 
   @Test
+  void anOwnerWhoseLockRanOutCannotStoreItsResponseInJdbcOverTheOwnerWhoTookTheKeyOver() {
+    build();
+    String key = key();
+    Duration shortLock = Duration.ofSeconds(1);
+    long stale = acquired(store.acquire(key, "h", shortLock, RETENTION));
+    // The first owner stops renewing; once Redis judges its lock stale a retry takes the key.
+    Acquisition[] takeover = {null};
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> (takeover[0] = store.acquire(key, "h", shortLock, RETENTION))
+            instanceof Acquired);
+    assertThat(((Acquired) takeover[0]).recovered()).isTrue();
+    long owner = ((Acquired) takeover[0]).token();
+
+    redis.kill();
+    assertThat(store.complete(key, stale, response("stale owner"), RETENTION))
+        .as("the first owner's complete, Redis dead")
+        .isFalse();
+    assertThat(store.complete(key, owner, response("owner"), RETENTION))
+        .as("the new owner's complete, Redis dead")
+        .isTrue();
+
+    assertThat(store.acquire(key, "h", shortLock, RETENTION))
+        .isEqualTo(new Completed(response("owner")));
+  }
+
+  @Test
+  void purgeThatCannotReachRedisSaysSoInsteadOfReportingThePurge() {
+    build();
+    String key = key();
+    completeNew(key);
+    await().atMost(Duration.ofSeconds(10)).until(() -> store.state().mirrored() == 1);
+
+    redis.kill();
+    assertThatThrownBy(() -> store.purge(key))
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("done on jdbc, but redis failed");
+  }
+
+  @Test
+  void purgeThatCannotReachJdbcSaysSoAndPurgingAgainRemovesTheRecordFromBoth() {
+    build();
+    String key = key();
+    completeNew(key);
+    await().atMost(Duration.ofSeconds(10)).until(() -> store.state().mirrored() == 1);
+
+    pg.kill();
+    assertThatThrownBy(() -> store.purge(key))
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("done on redis, but jdbc failed");
+    pg.startAgain();
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .pollInterval(Duration.ofMillis(100))
+        .ignoreExceptions()
+        .until(() -> {
+          clock.advance(Duration.ofSeconds(1));
+          return store.purge(key);
+        });
+
+    long token = acquired(store.acquire(key, "h", LOCK, RETENTION));
+    assertThat(store.complete(key, token, response("after the purge"), RETENTION)).isTrue();
+  }
+
+  @Test
   void whatCompletedOnJdbcDuringTheOutageIsReplayedAfterRedisReturnsEmptyAndCopiedBack() {
     build();
     openBreakerByKillingRedis();
