@@ -53,6 +53,8 @@ public final class JdbcStore implements IdempotencyStore {
   private static final int BREAKER_FAILURES = 3;
   private static final Duration BREAKER_COOL_DOWN = Duration.ofSeconds(1);
   private static final int MAX_ACQUIRE_ATTEMPTS = 3;
+  /** Runs of one operation that may fail on a snapshot conflict outside READ COMMITTED. */
+  private static final int MAX_SERIALIZATION_ATTEMPTS = 5;
 
   // The request path (acquire, complete, release, renew, find) runs on plain JDBC: one pooled
   // connection, one prepared statement from the driver's cache, no Jdbi handle per call, which
@@ -360,13 +362,27 @@ public final class JdbcStore implements IdempotencyStore {
       throw failure(operation, e, true);
     }
     try (connection) {
-      T result = call.run(connection);
-      if (!connection.getAutoCommit()) {
-        // An application's pool may hand out connections outside autocommit.
-        connection.commit();
+      for (int attempt = 1; ; attempt++) {
+        try {
+          T result = call.run(connection);
+          if (!connection.getAutoCommit()) {
+            // An application's pool may hand out connections outside autocommit.
+            connection.commit();
+          }
+          breaker.onSuccess();
+          return result;
+        } catch (SQLException e) {
+          // An application's pool may also run REPEATABLE READ or SERIALIZABLE, where a claim
+          // that meets a row committed after its snapshot fails instead of waiting for it. Each
+          // operation is one statement: run again, it takes a new snapshot, which sees that row.
+          if (attempt == MAX_SERIALIZATION_ATTEMPTS || !serializationFailure(e)) {
+            throw e;
+          }
+          if (!connection.getAutoCommit()) {
+            connection.rollback();
+          }
+        }
       }
-      breaker.onSuccess();
-      return result;
     } catch (SQLException e) {
       throw failure(operation, e, connectionLost(e));
     } catch (RuntimeException e) {
@@ -407,6 +423,11 @@ public final class JdbcStore implements IdempotencyStore {
       }
       throw new StoreException(NAME, operation + " failed: " + rootMessage(e), e);
     }
+  }
+
+  /** SQLState 40001 (serialization failure) or 40P01 (deadlock detected). */
+  private static boolean serializationFailure(SQLException e) {
+    return "40001".equals(e.getSQLState()) || "40P01".equals(e.getSQLState());
   }
 
   /** No connection to be had, or it broke: SQLState class 08, or the server shutting down. */

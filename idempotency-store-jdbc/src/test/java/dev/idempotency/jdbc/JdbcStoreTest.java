@@ -147,6 +147,44 @@ class JdbcStoreTest extends IdempotencyStoreContract {
     }
   }
 
+  @Test
+  void onARepeatableReadPoolAClaimThatLosesTheRaceAfterItsSnapshotReportsTheWinner()
+      throws Exception {
+    assertLosingClaimReportsTheWinner("TRANSACTION_REPEATABLE_READ", true);
+  }
+
+  @Test
+  void onASerializablePoolOutsideAutocommitAClaimThatLosesTheRaceReportsTheWinner()
+      throws Exception {
+    assertLosingClaimReportsTheWinner("TRANSACTION_SERIALIZABLE", false);
+  }
+
+  /** An application's pool at another isolation level: PostgreSQL fails the claim (40001). */
+  private void assertLosingClaimReportsTheWinner(String isolation, boolean autoCommit)
+      throws Exception {
+    HikariConfig config = new HikariConfig();
+    config.setJdbcUrl(pg.jdbcUrl());
+    config.setUsername(pg.user());
+    config.setMaximumPoolSize(2);
+    config.setTransactionIsolation(isolation);
+    config.setAutoCommit(autoCommit);
+    String key = "isolation:" + UUID.randomUUID();
+    ExecutorService thread = Executors.newSingleThreadExecutor();
+    try (HikariDataSource applicationPool = new HikariDataSource(config);
+        JdbcStore onPool = JdbcStore.builder().dataSource(applicationPool).build();
+        Connection winner = pg.dataSource().getConnection()) {
+      winner.setAutoCommit(false);
+      insertInFlight(winner, key, "h1");
+      Future<Acquisition> loser = thread.submit(() -> onPool.acquire(key, "h1", LONG, RETENTION));
+      awaitBlockedBackends(1);
+      winner.commit();
+
+      assertThat(loser.get(10, TimeUnit.SECONDS)).isInstanceOf(InFlight.class);
+    } finally {
+      thread.shutdownNow();
+    }
+  }
+
   private static void insertInFlight(Connection c, String key, String hash) throws SQLException {
     try (PreparedStatement s =
         c.prepareStatement(
