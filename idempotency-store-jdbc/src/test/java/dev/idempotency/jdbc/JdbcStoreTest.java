@@ -288,6 +288,26 @@ class JdbcStoreTest extends IdempotencyStoreContract {
     assertThat(store.acquire(key, "h1", LONG, RETENTION)).isInstanceOf(Completed.class);
   }
 
+  @Test
+  void withARetentionAsShortAsTheLockAResponseIsStillKeptOneRetentionAfterItsCompletion()
+      throws SQLException {
+    String key = "short-retention:" + UUID.randomUUID();
+    Duration retention = LONG;
+    long token = ((Acquired) store.acquire(key, "h1", LONG, retention)).token();
+    // As if the request had run 20 s of its 30 s lock: the claim's expiry, claim + retention,
+    // would keep the response only 10 s.
+    execute(
+        "UPDATE idempotency_record SET created_at = created_at - interval '20 seconds',"
+            + " locked_at = locked_at - interval '20 seconds',"
+            + " lock_expires_at = lock_expires_at - interval '20 seconds',"
+            + " expires_at = expires_at - interval '20 seconds' WHERE key = '" + key + "'");
+
+    assertThat(store.complete(key, token, response(201, "done"), retention)).isTrue();
+
+    assertThat(millisAfterTheClaim(key))
+        .isGreaterThanOrEqualTo(retention.plusSeconds(20).toMillis());
+  }
+
   private long millisAfterTheClaim(String key) throws SQLException {
     return queryLong(
         "SELECT CAST(extract(epoch FROM expires_at - created_at) * 1000 AS bigint)"
