@@ -39,7 +39,8 @@ public interface IdempotencyStore extends AutoCloseable {
 
   /**
    * Stores the response for {@code key} if {@code token} still owns its lock, keeping it for
-   * {@code retention}.
+   * {@code retention} from now. A store may count it from the claim instead when that keeps the
+   * response at least 99 % of {@code retention} (the JDBC store does, to write less).
    *
    * @return false if the token no longer owns the key (recovered by another owner, purged,
    *     expired); nothing was changed then
