@@ -400,8 +400,11 @@ public final class IdempotencyFilter implements Filter {
       loop(request, response, chain, key, requestHash, keyed, retention, wait, deadline, waiter);
     } finally {
       // Leave no subscription behind for a key this JVM may never finish itself.
-      if (waiter[0] != null && !waiter[0].local().isDone()) {
-        localWaiters.remove(key, waiter[0].local());
+      if (waiter[0] != null) {
+        waiter[0].stopWatching();
+        if (!waiter[0].local().isDone()) {
+          localWaiters.remove(key, waiter[0].local());
+        }
       }
     }
   }
@@ -465,6 +468,9 @@ public final class IdempotencyFilter implements Filter {
       if (waiter[0] == null || waiter[0].wake().isDone()) {
         // Subscribe only once a wait is needed, then look again: a completion between the first
         // look and the subscription is not missed.
+        if (waiter[0] != null) {
+          waiter[0].stopWatching();
+        }
         waiter[0] = watch(key);
         continue;
       }
@@ -477,9 +483,24 @@ public final class IdempotencyFilter implements Filter {
     }
   }
 
-  /** Woken by this JVM's own completion of the key, or by the store's notification. */
+  /**
+   * Woken by this JVM's own completion of the key, or by the store's notification ({@code
+   * remote}, null when the store has none).
+   */
   private record Waiter(CompletableFuture<?> wake, CompletableFuture<Void> local,
-      boolean polling) {
+      CompletableFuture<Void> remote, boolean polling) {
+
+    /**
+     * A store keeps each watch until its key is next completed, released or purged, which may
+     * be never (an owner that died leaves a record that expires by itself): cancelled, it
+     * forgets it.
+     */
+    void stopWatching() {
+      if (remote != null) {
+        remote.cancel(false);
+      }
+    }
+
     void await(long millis) {
       try {
         wake.get(millis, TimeUnit.MILLISECONDS);
@@ -500,8 +521,8 @@ public final class IdempotencyFilter implements Filter {
       remote = null;
     }
     return remote == null
-        ? new Waiter(local, local, true)
-        : new Waiter(CompletableFuture.anyOf(local, remote), local, false);
+        ? new Waiter(local, local, null, true)
+        : new Waiter(CompletableFuture.anyOf(local, remote), local, remote, false);
   }
 
   private void renewDue() {

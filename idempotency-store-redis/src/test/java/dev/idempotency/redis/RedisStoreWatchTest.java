@@ -3,8 +3,17 @@ package dev.idempotency.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.idempotency.ForwardingStore;
+import dev.idempotency.IdempotencyConfig.InFlightMode;
+import dev.idempotency.IdempotencyFilter;
+import dev.idempotency.JettyServer;
+import dev.idempotency.TestApp;
 import dev.idempotency.spi.Acquisition;
+import dev.idempotency.spi.IdempotencyStore;
 import dev.idempotency.spi.StoredResponse;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
@@ -65,6 +74,43 @@ class RedisStoreWatchTest {
           .until(woken::isDone);
       assertThat(waiter.acquire(key, "h", LOCK, RETENTION))
           .isEqualTo(new Acquisition.Completed(OK));
+    }
+  }
+
+  @Test
+  void aFilterWaiterThatGivesUpLeavesNoWatchBehindInTheStore() throws Exception {
+    // Another JVM claims each key just before this one asks, then dies: its record expires by
+    // itself, with no completion, release or purge that would end the watch.
+    IdempotencyStore claimedElsewhere =
+        new ForwardingStore(waiter) {
+          @Override
+          public Acquisition acquire(String key, String hash, Duration lock, Duration retention) {
+            if (waiter.inspect(key).isEmpty()) {
+              owner.acquire(key, hash, lock, retention);
+            }
+            return super.acquire(key, hash, lock, retention);
+          }
+        };
+    IdempotencyFilter filter =
+        IdempotencyFilter.builder(claimedElsewhere)
+            .inFlight(InFlightMode.WAIT)
+            .waitTimeout(Duration.ofMillis(200))
+            .build();
+    HttpClient client = HttpClient.newHttpClient();
+    try (JettyServer server = JettyServer.start(filter, new TestApp())) {
+      for (int round = 0; round < 3; round++) {
+        HttpRequest request =
+            HttpRequest.newBuilder(server.uri("/echo"))
+                .header("Idempotency-Key", UUID.randomUUID().toString())
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{}"))
+                .build();
+        assertThat(client.send(request, HttpResponse.BodyHandlers.ofString()).statusCode())
+            .isEqualTo(409);
+      }
+      await().atMost(Duration.ofSeconds(5)).until(() -> waiter.waiting() == 0);
+    } finally {
+      filter.destroy();
     }
   }
 
