@@ -88,10 +88,13 @@ public record IdempotencyConfig(
     excludePaths = List.copyOf(excludePaths);
     Objects.requireNonNull(keyMode, "keyMode");
     Objects.requireNonNull(keyFormat, "keyFormat");
-    positive("idempotency.lock-timeout", lockTimeout);
-    positive("idempotency.retention", retention);
-    positive("idempotency.fingerprint.window", fingerprintWindow);
-    positive("idempotency.wait-timeout", waitTimeout);
+    // Stores keep milliseconds: under 1 ms would be a lock that is stale when written or a TTL
+    // Redis refuses. The upper bounds keep every value far inside what the stores can hold
+    // (PostgreSQL intervals, Redis PX) and what anyone means by a lock or a retention.
+    between("idempotency.lock-timeout", lockTimeout, MAX_LOCK_TIMEOUT, "1d");
+    between("idempotency.retention", retention, MAX_RETENTION, "3650d");
+    between("idempotency.fingerprint.window", fingerprintWindow, MAX_RETENTION, "3650d");
+    between("idempotency.wait-timeout", waitTimeout, MAX_LOCK_TIMEOUT, "1d");
     ignoreFields = List.copyOf(ignoreFields);
     Objects.requireNonNull(inFlight, "inFlight");
     Objects.requireNonNull(failMode, "failMode");
@@ -105,9 +108,13 @@ public record IdempotencyConfig(
     }
   }
 
-  private static void positive(String name, Duration value) {
-    if (value == null || value.isNegative() || value.isZero()) {
-      throw new IllegalArgumentException(name + " must be positive: " + value);
+  private static final Duration MAX_LOCK_TIMEOUT = Duration.ofDays(1);
+  private static final Duration MAX_RETENTION = Duration.ofDays(3650);
+
+  private static void between(String name, Duration value, Duration max, String maxText) {
+    if (value == null || value.compareTo(Duration.ofMillis(1)) < 0 || value.compareTo(max) > 0) {
+      throw new IllegalArgumentException(
+          name + " must be between 1ms and " + maxText + ": " + value);
     }
   }
 

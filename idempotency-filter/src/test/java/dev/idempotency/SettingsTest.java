@@ -97,6 +97,26 @@ class SettingsTest {
   }
 
   @Test
+  void durationsTheStoresCannotHoldAreRefusedNamingTheRange() {
+    // Under 1 ms: 0 ms in the stores (a lock stale when written; Redis refuses PX 0).
+    assertThatThrownBy(() -> read(Map.of("lock-timeout", "PT0.0005S"), Map.of(), Map.of()))
+        .hasMessageContaining("idempotency.lock-timeout must be between 1ms and 1d");
+    // 40 years of lock: over 10^12 ms, which the Redis store would misread.
+    assertThatThrownBy(() -> read(Map.of("lock-timeout", "14600d"), Map.of(), Map.of()))
+        .hasMessageContaining("idempotency.lock-timeout must be between 1ms and 1d");
+    assertThatThrownBy(() -> read(Map.of("retention", "3651d"), Map.of(), Map.of()))
+        .hasMessageContaining("idempotency.retention must be between 1ms and 3650d");
+    assertThatThrownBy(() -> read(Map.of("fingerprint.window", "PT0.0001S"), Map.of(), Map.of()))
+        .hasMessageContaining("idempotency.fingerprint.window");
+    assertThatThrownBy(() -> read(Map.of("wait-timeout", "2d"), Map.of(), Map.of()))
+        .hasMessageContaining("idempotency.wait-timeout");
+    assertThat(read(Map.of("lock-timeout", "1d", "retention", "3650d"), Map.of(), Map.of())
+        .config().retention()).isEqualTo(Duration.ofDays(3650));
+    assertThat(read(Map.of("lock-timeout", "1ms"), Map.of(), Map.of()).config().lockTimeout())
+        .isEqualTo(Duration.ofMillis(1));
+  }
+
+  @Test
   void builderRejectsUnknownSettingsAndBadValuesAtBuild() {
     assertThatThrownBy(() -> IdempotencyFilter.builder(new dev.idempotency.memory.MemoryStore())
         .set("lock-timout", "1s")).hasMessageContaining("lock-timout");
