@@ -271,7 +271,8 @@ public final class RedisStore implements IdempotencyStore {
             key,
             ascii(token),
             responseFields(response),
-            ascii(retention.toMillis()),
+            // Redis refuses PX 0; a redis+jdbc repair may pass what a JDBC record has left.
+            ascii(Math.max(1, retention.toMillis())),
             utf8(channelPrefix + key));
     if (done == 1) {
       wake(key);

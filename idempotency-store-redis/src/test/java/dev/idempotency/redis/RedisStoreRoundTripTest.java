@@ -269,6 +269,15 @@ class RedisStoreRoundTripTest {
   }
 
   @Test
+  void aRetentionUnderAMillisecondStoresTheResponseForOneMillisecond() {
+    // The redis+jdbc repair copies a JDBC record with what it has left, which can be < 1 ms.
+    String key = UUID.randomUUID().toString();
+    long token = ((Acquisition.Acquired) store.acquire(key, "h", LOCK, RETENTION)).token();
+    assertThat(store.complete(key, token, new StoredResponse(200, Map.of(), new byte[0]),
+        Duration.ofNanos(400_000))).isTrue();
+  }
+
+  @Test
   void renewalKeepsTheRecordAtLeastAsLongAsTheNewLock() {
     String shortRecord = UUID.randomUUID().toString();
     Duration second = Duration.ofSeconds(1);
