@@ -53,8 +53,8 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
     this.body = body;
     this.length = length;
     this.rest = rest;
-    this.form = "application/x-www-form-urlencoded"
-        .equals(Fingerprint.mimeType(request.getContentType()));
+    this.form = IdempotencyFilter.FORM
+        .equals(Fingerprint.mimeType(IdempotencyFilter.contentType(request)));
   }
 
   /** So {@code AsyncContext#getResponse()} hands out the capturing response, not the raw one. */
@@ -67,12 +67,17 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
     this.beforeAsyncComplete = action;
   }
 
+  /** The body's charset for hashing and forms: the declared one, else UTF-8. */
   Charset charset() {
-    String encoding = getCharacterEncoding();
+    return declaredCharset(StandardCharsets.UTF_8);
+  }
+
+  private Charset declaredCharset(Charset otherwise) {
     try {
-      return encoding == null ? StandardCharsets.UTF_8 : Charset.forName(encoding);
+      String encoding = getCharacterEncoding();
+      return encoding == null ? otherwise : Charset.forName(encoding);
     } catch (IllegalArgumentException e) {
-      return StandardCharsets.UTF_8;
+      return otherwise;
     }
   }
 
@@ -87,10 +92,17 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
     return stream;
   }
 
+  /**
+   * Decodes as the container would: the declared charset, else ISO-8859-1 (the Servlet
+   * default), except JSON, which is UTF-8 (RFC 8259; Jetty assumes it too).
+   */
   @Override
   public BufferedReader getReader() {
     if (reader == null) {
-      reader = new BufferedReader(new InputStreamReader(getInputStream(), charset()));
+      boolean json = "application/json"
+          .equals(Fingerprint.mimeType(IdempotencyFilter.contentType(this)));
+      Charset charset = declaredCharset(json ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
+      reader = new BufferedReader(new InputStreamReader(getInputStream(), charset));
     }
     return reader;
   }

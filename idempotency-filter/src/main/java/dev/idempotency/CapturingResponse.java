@@ -207,6 +207,8 @@ final class CapturingResponse extends HttpServletResponseWrapper {
     if (stream != null) {
       stream.reset();
     }
+    // Text the writer's encoder still holds was discarded with the rest.
+    flushCharCapture();
     capture.reset();
     errorSent = false;
     redirect = null;
@@ -218,6 +220,7 @@ final class CapturingResponse extends HttpServletResponseWrapper {
     if (stream != null) {
       stream.reset();
     }
+    flushCharCapture();
     capture.reset();
   }
 

@@ -58,6 +58,7 @@ public final class IdempotencyFilter implements Filter {
   public static final String REPLAYED_HEADER = "Idempotent-Replayed";
 
   private static final Logger log = LoggerFactory.getLogger(IdempotencyFilter.class);
+  static final String FORM = "application/x-www-form-urlencoded";
   private static final long FAIL_CLOSED_RETRY_AFTER_SECONDS = 5;
   /** How long a retry waits for a same-JVM owner whose client already has the response. */
   private static final Duration ENDED_RESPONSE_WAIT = Duration.ofSeconds(2);
@@ -214,7 +215,7 @@ public final class IdempotencyFilter implements Filter {
       chain.doFilter(req, res);
       return;
     }
-    String contentType = request.getContentType();
+    String contentType = contentType(request);
     if (contentType != null && Fingerprint.mimeType(contentType).startsWith("multipart/")) {
       // The container parses parts from the raw stream, which the filter would have consumed.
       bypass(request, response, chain, "multipart body");
@@ -261,6 +262,12 @@ public final class IdempotencyFilter implements Filter {
         response.setHeader("Connection", "close");
         reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
             "The body is larger than " + max + " bytes.", storeKey);
+      } else if (FORM.equals(Fingerprint.mimeType(contentType))) {
+        // The servlet would read a form whole through getParameter (the container, which limits
+        // a form's size, cannot parse a stream the filter began): past the limit it is refused.
+        response.setHeader("Connection", "close");
+        reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
+            "The form is larger than " + max + " bytes.", null);
       } else {
         // Hand on what was read and the rest of the stream: the body reaches the servlet intact.
         bypassed("keyless body over max-request-bytes");
@@ -318,12 +325,28 @@ public final class IdempotencyFilter implements Filter {
     return bucket < percent;
   }
 
-  private static String pathOf(HttpServletRequest request) {
-    String uri = request.getRequestURI();
-    String context = request.getContextPath();
-    return context != null && !context.isEmpty() && uri.startsWith(context)
-        ? uri.substring(context.length())
-        : uri;
+  /**
+   * The path inside the context as the container resolved it: decoded, dot segments and
+   * {@code ;parameters} gone. The raw URI would let {@code /api/orders;x=1} or {@code
+   * /api/%6Frders} reach the servlet of {@code /api/orders} unprotected, with another hash.
+   */
+  static String pathOf(HttpServletRequest request) {
+    String servletPath = request.getServletPath();
+    String pathInfo = request.getPathInfo();
+    String path = (servletPath == null ? "" : servletPath) + (pathInfo == null ? "" : pathInfo);
+    return path.isEmpty() ? "/" : path;
+  }
+
+  /**
+   * The request's Content-Type. Containers that parse its charset (Jetty) throw for one they do
+   * not know; the raw header then stands in, and the servlet meets the error itself if it asks.
+   */
+  static String contentType(HttpServletRequest request) {
+    try {
+      return request.getContentType();
+    } catch (IllegalArgumentException e) {
+      return request.getHeader("Content-Type");
+    }
   }
 
   /** {@code hex(sha256(kind, scope, value))}: no caller text reaches the store. */

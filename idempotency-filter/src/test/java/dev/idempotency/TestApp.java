@@ -69,7 +69,7 @@ public final class TestApp extends HttpServlet {
       entered.countDown();
       await(gate);
     }
-    String path = req.getRequestURI();
+    String path = IdempotencyFilter.pathOf(req);
     switch (path) {
       case "/echo" -> {
         byte[] body = req.getInputStream().readAllBytes();
@@ -148,6 +148,23 @@ public final class TestApp extends HttpServlet {
         OutputStream out = resp.getOutputStream();
         out.write(("closed " + n).getBytes(StandardCharsets.UTF_8));
         out.close();
+      }
+      case "/reset", "/reset-buffer" -> {
+        resp.setContentType("text/plain;charset=UTF-8");
+        resp.getWriter().write("discarded");
+        if (path.equals("/reset")) {
+          resp.reset();
+          resp.setContentType("text/plain;charset=UTF-8");
+        } else {
+          resp.resetBuffer();
+        }
+        resp.setStatus(202);
+        resp.getWriter().write("after " + n);
+      }
+      case "/reader" -> {
+        String text = req.getReader().lines().collect(java.util.stream.Collectors.joining("\n"));
+        resp.setContentType("text/plain;charset=UTF-8");
+        resp.getWriter().write(text);
       }
       case "/error" -> resp.sendError(404, "no such order " + n);
       case "/redirect" -> resp.sendRedirect("/orders/" + n);

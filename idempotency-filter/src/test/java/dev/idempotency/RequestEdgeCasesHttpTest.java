@@ -1,0 +1,139 @@
+package dev.idempotency;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.idempotency.IdempotencyConfig.KeyMode;
+import dev.idempotency.memory.MemoryStore;
+import java.io.ByteArrayInputStream;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.UUID;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Requests spelled, typed or answered in unusual ways, over real HTTP through embedded Jetty. */
+class RequestEdgeCasesHttpTest {
+
+  private static final HttpClient CLIENT = HttpClient.newBuilder()
+      .version(HttpClient.Version.HTTP_1_1)
+      .connectTimeout(Duration.ofSeconds(5))
+      .build();
+
+  private final TestApp app = new TestApp();
+  private JettyServer server;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  private JettyServer start(UnaryOperator<IdempotencyFilter.Builder> settings) throws Exception {
+    server = JettyServer.start(settings.apply(IdempotencyFilter.builder(new MemoryStore())).build(),
+        app);
+    return server;
+  }
+
+  private static HttpResponse<byte[]> send(HttpRequest.Builder request) throws Exception {
+    return CLIENT.send(request.timeout(Duration.ofSeconds(30)).build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  private static HttpRequest.Builder post(JettyServer s, String path, String key,
+      String contentType, byte[] body) {
+    HttpRequest.Builder b = HttpRequest.newBuilder(s.uri(path))
+        .header("Content-Type", contentType)
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+    return key == null ? b : b.header("Idempotency-Key", key);
+  }
+
+  private static String text(HttpResponse<byte[]> response) {
+    return new String(response.body(), StandardCharsets.UTF_8);
+  }
+
+  // SPEC §1: coverage is decided on the path the container resolves, however it was spelled.
+  @Test
+  void aCoveredPathSpelledAnotherWayIsStillCoveredAndHasTheSameHash() throws Exception {
+    JettyServer s = start(b -> b.includePaths("/echo").keyMode(KeyMode.REQUIRED));
+    byte[] json = "{\"amount\":1}".getBytes(StandardCharsets.UTF_8);
+    for (String spelling : new String[] {"/echo;v=1", "/%65cho", "/x/../echo"}) {
+      assertThat(send(post(s, spelling, null, "application/json", json)).statusCode())
+          .as("no key on " + spelling)
+          .isEqualTo(400);
+    }
+    assertThat(app.executions).hasValue(0);
+
+    String key = UUID.randomUUID().toString();
+    HttpResponse<byte[]> first = send(post(s, "/echo;v=1", key, "application/json", json));
+    HttpResponse<byte[]> retry = send(post(s, "/%65cho", key, "application/json", json));
+    assertThat(first.statusCode()).isEqualTo(201);
+    assertThat(retry.statusCode()).isEqualTo(201);
+    assertThat(retry.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+    assertThat(app.executions).hasValue(1);
+  }
+
+  // Never a 500 from the filter: a charset nobody knows is the servlet's business, not ours.
+  @Test
+  void anUnknownCharsetInTheContentTypeIsHandledAndReplayed() throws Exception {
+    JettyServer s = start(b -> b);
+    String key = UUID.randomUUID().toString();
+    byte[] json = "{\"amount\":2}".getBytes(StandardCharsets.UTF_8);
+    for (String type : new String[] {"application/json; charset=utf-99",
+        "application/json; charset=bogus!!"}) {
+      HttpResponse<byte[]> first = send(post(s, "/echo", key + type.length(), type, json));
+      HttpResponse<byte[]> retry = send(post(s, "/echo", key + type.length(), type, json));
+      assertThat(first.statusCode()).as(type).isEqualTo(201);
+      assertThat(first.body()).isEqualTo(json);
+      assertThat(retry.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+    }
+    assertThat(app.executions).hasValue(2);
+  }
+
+  // SPEC §5/§6: what reset() or resetBuffer() discarded is neither sent nor replayed.
+  @Test
+  void textWrittenBeforeAResetIsNotInTheReplay() throws Exception {
+    JettyServer s = start(b -> b);
+    for (String path : new String[] {"/reset", "/reset-buffer"}) {
+      String key = UUID.randomUUID().toString();
+      HttpResponse<byte[]> first = send(post(s, path, key, "application/json", new byte[0]));
+      HttpResponse<byte[]> replay = send(post(s, path, key, "application/json", new byte[0]));
+      assertThat(first.statusCode()).isEqualTo(202);
+      assertThat(text(first)).startsWith("after ");
+      assertThat(replay.statusCode()).isEqualTo(202);
+      assertThat(replay.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+      assertThat(replay.body()).as(path).isEqualTo(first.body());
+    }
+  }
+
+  // SPEC §6: the servlet decodes the body as it would without the filter.
+  @Test
+  void getReaderDecodesABodyWithoutACharsetAsTheContainerWould() throws Exception {
+    JettyServer s = start(b -> b);
+    byte[] latin1 = {'h', (byte) 0xe9, 'l', 'l', 'o'};
+    assertThat(text(send(post(s, "/reader", "r-" + UUID.randomUUID(), "text/plain", latin1))))
+        .isEqualTo("héllo");
+    byte[] utf8 = "{\"name\":\"héllo\"}".getBytes(StandardCharsets.UTF_8);
+    assertThat(text(send(post(s, "/reader", "r-" + UUID.randomUUID(), "application/json", utf8))))
+        .isEqualTo("{\"name\":\"héllo\"}");
+    assertThat(text(send(post(s, "/reader", "r-" + UUID.randomUUID(), "text/plain;charset=UTF-8",
+        utf8)))).isEqualTo("{\"name\":\"héllo\"}");
+  }
+
+  // A form is read whole by getParameter: past max-request-bytes it is refused, not buffered.
+  @Test
+  void aChunkedKeylessFormOverTheLimitIs413() throws Exception {
+    JettyServer s = start(b -> b.maxRequestBytes(1024));
+    byte[] form = ("pad=" + "a".repeat(5_000)).getBytes(StandardCharsets.US_ASCII);
+    HttpResponse<byte[]> response = send(HttpRequest.newBuilder(s.uri("/form"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(form))));
+    assertThat(response.statusCode()).isEqualTo(413);
+    assertThat(text(response)).contains(Problem.TYPE_PREFIX + "too-large");
+    assertThat(app.executions).hasValue(0);
+  }
+}
