@@ -37,6 +37,7 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
   private final int length;
   private final InputStream rest;
   private final boolean form;
+  private final boolean containerParameters;
   private ServletResponse asyncResponse;
   private Runnable beforeAsyncComplete;
   private AsyncContext asyncContext;
@@ -49,12 +50,26 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
    *     whole body was read
    */
   BufferedBodyRequest(HttpServletRequest request, byte[] body, int length, InputStream rest) {
+    this(request, body, length, rest, false);
+  }
+
+  private BufferedBodyRequest(HttpServletRequest request, byte[] body, int length,
+      InputStream rest, boolean containerParameters) {
     super(request);
     this.body = body;
     this.length = length;
     this.rest = rest;
+    this.containerParameters = containerParameters;
     this.form = IdempotencyFilter.FORM
         .equals(Fingerprint.mimeType(IdempotencyFilter.contentType(request)));
+  }
+
+  /**
+   * A form whose body the container already parsed (an earlier filter asked for a parameter):
+   * parameters come from the container, the stream is empty, as it would be without the filter.
+   */
+  static BufferedBodyRequest withContainerParameters(HttpServletRequest request) {
+    return new BufferedBodyRequest(request, new byte[0], 0, null, true);
   }
 
   /** So {@code AsyncContext#getResponse()} hands out the capturing response, not the raw one. */
@@ -141,7 +156,7 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
 
   private Map<String, String[]> parameters() {
     if (parameters == null) {
-      parameters = form ? parseForm() : super.getParameterMap();
+      parameters = form && !containerParameters ? parseForm() : super.getParameterMap();
     }
     return parameters;
   }

@@ -24,6 +24,8 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
@@ -276,10 +278,21 @@ public final class IdempotencyFilter implements Filter {
       }
       return;
     }
-    BufferedBodyRequest buffered =
-        new BufferedBodyRequest(request, body.bytes(), body.length(), null);
-    String requestHash = fingerprint.requestHash(request.getMethod(), path,
-        request.getQueryString(), contentType, buffered.charset(), body.bytes(), body.length());
+    BufferedBodyRequest buffered;
+    String requestHash;
+    if (body.length() == 0 && FORM.equals(Fingerprint.mimeType(contentType))) {
+      // An earlier filter may have asked for a parameter, and the container then parsed the form
+      // and consumed its body: its parameters are the only copy left (with an empty body, they
+      // are the query's alone).
+      buffered = BufferedBodyRequest.withContainerParameters(request);
+      byte[] form = formText(request.getParameterMap()).getBytes(StandardCharsets.UTF_8);
+      requestHash = fingerprint.requestHash(request.getMethod(), path, request.getQueryString(),
+          contentType, StandardCharsets.UTF_8, form, form.length);
+    } else {
+      buffered = new BufferedBodyRequest(request, body.bytes(), body.length(), null);
+      requestHash = fingerprint.requestHash(request.getMethod(), path, request.getQueryString(),
+          contentType, buffered.charset(), body.bytes(), body.length());
+    }
     if (!keyed) {
       storeKey = storeKey("content", scope, requestHash);
       if (!inRollout(storeKey)) {
@@ -347,6 +360,20 @@ public final class IdempotencyFilter implements Filter {
     } catch (IllegalArgumentException e) {
       return request.getHeader("Content-Type");
     }
+  }
+
+  private static String formText(Map<String, String[]> parameters) {
+    StringBuilder text = new StringBuilder();
+    parameters.forEach((name, values) -> {
+      for (String value : values) {
+        if (text.length() > 0) {
+          text.append('&');
+        }
+        text.append(URLEncoder.encode(name, StandardCharsets.UTF_8)).append('=')
+            .append(URLEncoder.encode(value, StandardCharsets.UTF_8));
+      }
+    });
+    return text.toString();
   }
 
   /** {@code hex(sha256(kind, scope, value))}: no caller text reaches the store. */

@@ -24,9 +24,18 @@ public final class JettyServer implements AutoCloseable {
   }
 
   public static JettyServer start(Filter filter, HttpServlet servlet) throws Exception {
+    return start(null, filter, servlet);
+  }
+
+  /** With {@code before} (if not null) mapped ahead of the filter, as an application's own. */
+  public static JettyServer start(Filter before, Filter filter, HttpServlet servlet)
+      throws Exception {
     Server server = new Server(new InetSocketAddress("127.0.0.1", 0));
     ServletContextHandler context = new ServletContextHandler();
     context.setContextPath("/");
+    if (before != null) {
+      context.addFilter(new FilterHolder(before), "/*", EnumSet.of(DispatcherType.REQUEST));
+    }
     if (servlet instanceof TestApp app) {
       FilterHolder recorder = new FilterHolder(app.arrivalRecorder());
       recorder.setAsyncSupported(true);

@@ -124,6 +124,32 @@ class RequestEdgeCasesHttpTest {
         utf8)))).isEqualTo("{\"name\":\"héllo\"}");
   }
 
+  // SPEC §6, §4: an application filter ahead of ours that asks for a parameter (a CSRF check)
+  // makes the container consume the form; its parameters still reach the servlet and the hash.
+  @Test
+  void aFormAnEarlierFilterHadTheContainerParseKeepsItsParametersAndItsHash() throws Exception {
+    jakarta.servlet.Filter csrfCheck = (request, response, chain) -> {
+      request.getParameter("csrf");
+      chain.doFilter(request, response);
+    };
+    server = JettyServer.start(csrfCheck, IdempotencyFilter.builder(new MemoryStore()).build(),
+        app);
+    String key = UUID.randomUUID().toString();
+    HttpRequest.Builder alice = post(server, "/form?from=query", key,
+        "application/x-www-form-urlencoded",
+        "to=alice&amount=5&csrf=t".getBytes(StandardCharsets.UTF_8));
+    HttpResponse<byte[]> first = send(alice);
+    assertThat(text(first)).isEqualTo("amount=5\ncsrf=t\nfrom=query\nto=alice\n");
+    assertThat(send(alice).headers().firstValue(IdempotencyFilter.REPLAYED_HEADER))
+        .contains("true");
+
+    HttpResponse<byte[]> mallory = send(post(server, "/form?from=query", key,
+        "application/x-www-form-urlencoded",
+        "to=mallory&amount=500&csrf=t".getBytes(StandardCharsets.UTF_8)));
+    assertThat(mallory.statusCode()).isEqualTo(422);
+    assertThat(app.executions).hasValue(1);
+  }
+
   // A form is read whole by getParameter: past max-request-bytes it is refused, not buffered.
   @Test
   void aChunkedKeylessFormOverTheLimitIs413() throws Exception {
