@@ -3,13 +3,17 @@ package dev.idempotency;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonPointer;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.math.BigDecimal;
 import java.net.URLDecoder;
 import java.nio.charset.Charset;
 import java.security.MessageDigest;
@@ -29,8 +33,17 @@ import java.util.Map;
  */
 final class Fingerprint {
 
-  private static final ObjectMapper JSON =
-      new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+  /**
+   * Decimals read exactly (as doubles, 1234567890123456.7 and .8 were one number), and a name
+   * twice in one object makes the body bad JSON, hashed raw: a parser that keeps the first of two
+   * members would read another request than one that keeps the last.
+   */
+  private static final ObjectMapper JSON = JsonMapper.builder()
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+      .nodeFactory(JsonNodeFactory.withExactBigDecimals(true))
+      .build();
   private static final JsonFactory FACTORY = JSON.getFactory();
 
   private final List<JsonPointer> ignoreFields;
@@ -146,6 +159,11 @@ final class Fingerprint {
         writeSorted(g, element);
       }
       g.writeEndArray();
+    } else if (node.isFloatingPointNumber()) {
+      // One spelling per value (1.50, 1.5 and 15e-1 alike), never expanded (1e999999999 stays
+      // short), and unlike any integer (1.0 is not 1).
+      BigDecimal value = node.decimalValue().stripTrailingZeros();
+      g.writeNumber(value.unscaledValue() + "E" + (-(long) value.scale()));
     } else {
       g.writeTree(node);
     }
