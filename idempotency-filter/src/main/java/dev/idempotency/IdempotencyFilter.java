@@ -218,11 +218,6 @@ public final class IdempotencyFilter implements Filter {
       return;
     }
     String contentType = contentType(request);
-    if (contentType != null && Fingerprint.mimeType(contentType).startsWith("multipart/")) {
-      // The container parses parts from the raw stream, which the filter would have consumed.
-      bypass(request, response, chain, "multipart body");
-      return;
-    }
     KeyResolver.Parsed parsed = keys.key(request);
     if (parsed.invalid() != null) {
       discardBody(request, response);
@@ -234,6 +229,12 @@ public final class IdempotencyFilter implements Filter {
       discardBody(request, response);
       reject(response, Outcome.INVALID, Problem.KEY_REQUIRED,
           "This request needs an " + config.header() + " header.", null);
+      return;
+    }
+    if (contentType != null && Fingerprint.mimeType(contentType).startsWith("multipart/")) {
+      // The container parses parts from the raw stream, which the filter would have consumed.
+      // The key was still checked: a bad one, or none in required mode, is refused as always.
+      bypass(request, response, chain, "multipart body");
       return;
     }
     if (!keyed && config.keyMode() == KeyMode.KEY_ONLY) {

@@ -150,6 +150,20 @@ class RequestEdgeCasesHttpTest {
     assertThat(app.executions).hasValue(1);
   }
 
+  // SPEC §2: a multipart body passes through unprotected, but its key is checked like any other.
+  @Test
+  void aMultipartRequestWithABadKeyOrWithoutARequiredOneIsRefused() throws Exception {
+    JettyServer s = start(b -> b.keyMode(KeyMode.REQUIRED));
+    byte[] body = "--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--x--\r\n"
+        .getBytes(StandardCharsets.US_ASCII);
+    String multipart = "multipart/form-data; boundary=x";
+    assertThat(send(post(s, "/echo", null, multipart, body)).statusCode()).isEqualTo(400);
+    assertThat(send(post(s, "/echo", "a b", multipart, body)).statusCode()).isEqualTo(400);
+    assertThat(app.executions).hasValue(0);
+    assertThat(send(post(s, "/echo", UUID.randomUUID().toString(), multipart, body)).statusCode())
+        .isEqualTo(201);
+  }
+
   // A form is read whole by getParameter: past max-request-bytes it is refused, not buffered.
   @Test
   void aChunkedKeylessFormOverTheLimitIs413() throws Exception {
