@@ -77,7 +77,7 @@ public final class IdempotencyFilter implements Filter {
   private KeyResolver keys;
   private Fingerprint fingerprint;
   private ScheduledThreadPoolExecutor scheduler;
-  private final Map<String, CompletableFuture<Void>> localWaiters = new ConcurrentHashMap<>();
+  private final Map<String, LocalWaiters> localWaiters = new ConcurrentHashMap<>();
   private final Map<String, Run> localRuns = new ConcurrentHashMap<>();
   /** Every run holding a lock; one periodic sweep renews those whose lease is due. */
   private final Set<Run> running = ConcurrentHashMap.newKeySet();
@@ -452,10 +452,7 @@ public final class IdempotencyFilter implements Filter {
     } finally {
       // Leave no subscription behind for a key this JVM may never finish itself.
       if (waiter[0] != null) {
-        waiter[0].stopWatching();
-        if (!waiter[0].local().isDone()) {
-          localWaiters.remove(key, waiter[0].local());
-        }
+        stopWatching(key, waiter[0]);
       }
     }
   }
@@ -520,7 +517,7 @@ public final class IdempotencyFilter implements Filter {
         // Subscribe only once a wait is needed, then look again: a completion between the first
         // look and the subscription is not missed.
         if (waiter[0] != null) {
-          waiter[0].stopWatching();
+          stopWatching(key, waiter[0]);
         }
         waiter[0] = watch(key);
         continue;
@@ -538,19 +535,8 @@ public final class IdempotencyFilter implements Filter {
    * Woken by this JVM's own completion of the key, or by the store's notification ({@code
    * remote}, null when the store has none).
    */
-  private record Waiter(CompletableFuture<?> wake, CompletableFuture<Void> local,
+  private record Waiter(CompletableFuture<?> wake, LocalWaiters local,
       CompletableFuture<Void> remote, boolean polling) {
-
-    /**
-     * A store keeps each watch until its key is next completed, released or purged, which may
-     * be never (an owner that died leaves a record that expires by itself): cancelled, it
-     * forgets it.
-     */
-    void stopWatching() {
-      if (remote != null) {
-        remote.cancel(false);
-      }
-    }
 
     void await(long millis) {
       try {
@@ -563,8 +549,19 @@ public final class IdempotencyFilter implements Filter {
     }
   }
 
+  /** The waiters of one key in this JVM, woken together when this JVM finishes the key. */
+  private static final class LocalWaiters {
+    final CompletableFuture<Void> woken = new CompletableFuture<>();
+    /** Changed only inside the map's {@code compute} for the key. */
+    volatile int count;
+  }
+
   private Waiter watch(String key) {
-    CompletableFuture<Void> local = localWaiters.computeIfAbsent(key, k -> new CompletableFuture<>());
+    LocalWaiters local = localWaiters.compute(key, (k, group) -> {
+      LocalWaiters joined = group == null ? new LocalWaiters() : group;
+      joined.count++;
+      return joined;
+    });
     CompletableFuture<Void> remote;
     try {
       remote = store.watch(key);
@@ -572,8 +569,27 @@ public final class IdempotencyFilter implements Filter {
       remote = null;
     }
     return remote == null
-        ? new Waiter(local, local, null, true)
-        : new Waiter(CompletableFuture.anyOf(local, remote), local, remote, false);
+        ? new Waiter(local.woken, local, null, true)
+        : new Waiter(CompletableFuture.anyOf(local.woken, remote), local, remote, false);
+  }
+
+  /**
+   * Leaves the key's group of waiters, which is forgotten once its last waiter left: a key this
+   * JVM may never finish itself keeps no entry. A store keeps each watch until its key is next
+   * completed, released or purged, which may be never (an owner that died leaves a record that
+   * expires by itself): cancelled, it forgets it.
+   */
+  private void stopWatching(String key, Waiter waiter) {
+    localWaiters.computeIfPresent(key,
+        (k, group) -> group == waiter.local() && --group.count == 0 ? null : group);
+    if (waiter.remote() != null) {
+      waiter.remote().cancel(false);
+    }
+  }
+
+  /** How many requests of this JVM wait for a key to finish, for tests. */
+  int localWaiters() {
+    return localWaiters.values().stream().mapToInt(group -> group.count).sum();
   }
 
   private void renewDue() {
@@ -591,9 +607,9 @@ public final class IdempotencyFilter implements Filter {
   }
 
   private void wakeLocalWaiters(String key) {
-    CompletableFuture<Void> waiters = localWaiters.remove(key);
+    LocalWaiters waiters = localWaiters.remove(key);
     if (waiters != null) {
-      waiters.complete(null);
+      waiters.woken.complete(null);
     }
   }
 

@@ -164,6 +164,44 @@ class RequestEdgeCasesHttpTest {
         .isEqualTo(201);
   }
 
+  // SPEC §5: same-JVM waiters are woken at once; one that gives up must not unregister the rest.
+  @Test
+  void aWaiterThatGivesUpLeavesTheOtherWaitersOfItsKeyRegistered() throws Exception {
+    IdempotencyFilter filter = IdempotencyFilter.builder(new MemoryStore())
+        .inFlight(IdempotencyConfig.InFlightMode.WAIT)
+        .waitTimeout(Duration.ofSeconds(3))
+        .build();
+    server = JettyServer.start(filter, app);
+    String key = UUID.randomUUID().toString();
+    byte[] json = "{\"a\":1}".getBytes(StandardCharsets.UTF_8);
+    java.util.concurrent.CompletableFuture<HttpResponse<byte[]>> owner = CLIENT.sendAsync(
+        post(server, "/echo?hold=1", key, "application/json", json).build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(app.entered.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+    long firstSent = System.nanoTime();
+    var first = CLIENT.sendAsync(post(server, "/echo?hold=1", key, "application/json", json)
+        .build(), HttpResponse.BodyHandlers.ofByteArray());
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+        .until(() -> filter.localWaiters() == 1);
+    // The second waiter's deadline 1.5 s after the first's: room to look once the first gave up.
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+        .until(() -> System.nanoTime() - firstSent >= 1_500_000_000L);
+    var second = CLIENT.sendAsync(post(server, "/echo?hold=1", key, "application/json", json)
+        .build(), HttpResponse.BodyHandlers.ofByteArray());
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+        .until(() -> filter.localWaiters() == 2);
+
+    assertThat(first.get(10, java.util.concurrent.TimeUnit.SECONDS).statusCode()).isEqualTo(409);
+    assertThat(filter.localWaiters()).as("the second waiter, still waiting").isEqualTo(1);
+    app.gate.countDown();
+    assertThat(owner.get(10, java.util.concurrent.TimeUnit.SECONDS).statusCode()).isEqualTo(201);
+    HttpResponse<byte[]> replay = second.get(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(replay.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+    assertThat(filter.localWaiters()).isZero();
+    assertThat(app.executions).hasValue(1);
+  }
+
   // A form is read whole by getParameter: past max-request-bytes it is refused, not buffered.
   @Test
   void aChunkedKeylessFormOverTheLimitIs413() throws Exception {

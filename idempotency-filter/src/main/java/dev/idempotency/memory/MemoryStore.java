@@ -238,7 +238,8 @@ public final class MemoryStore implements IdempotencyStore {
 
   @Override
   public CompletableFuture<Void> watch(String key) {
-    return watchers.computeIfAbsent(key, k -> new CompletableFuture<>());
+    // A copy per caller: one that stops waiting cancels its own, not the other waiters'.
+    return watchers.computeIfAbsent(key, k -> new CompletableFuture<>()).copy();
   }
 
   private void wake(String key) {

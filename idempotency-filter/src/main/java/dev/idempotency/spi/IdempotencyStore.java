@@ -81,7 +81,9 @@ public interface IdempotencyStore extends AutoCloseable {
   /**
    * A future completed when {@code key} is next completed, released or purged, so waiters
    * ({@code in-flight=wait}) are woken by the store instead of polling. Subscribe
-   * <em>before</em> calling {@link #acquire}, so a change between the two is not missed.
+   * <em>before</em> calling {@link #acquire}, so a change between the two is not missed. Each
+   * call returns a future of its own: a caller that stops waiting cancels it, so the store can
+   * forget it, and that must not disturb any other watcher of the key.
    *
    * @return null if this store cannot notify; callers then poll with back-off
    */
