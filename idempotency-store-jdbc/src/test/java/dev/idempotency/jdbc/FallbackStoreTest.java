@@ -250,12 +250,13 @@ class FallbackStoreTest {
     String key = key();
     Duration shortLock = Duration.ofSeconds(1);
     long stale = acquired(store.acquire(key, "h", shortLock, RETENTION));
-    // The first owner stops renewing; once Redis judges its lock stale a retry takes the key.
+    // The first owner stops renewing; once Redis judges its lock stale a retry takes the key
+    // (with a lock of its own long enough to outlast the rest of the test).
     Acquisition[] takeover = {null};
     await()
         .atMost(Duration.ofSeconds(10))
         .pollInterval(Duration.ofMillis(50))
-        .until(() -> (takeover[0] = store.acquire(key, "h", shortLock, RETENTION))
+        .until(() -> (takeover[0] = store.acquire(key, "h", LOCK, RETENTION))
             instanceof Acquired);
     assertThat(((Acquired) takeover[0]).recovered()).isTrue();
     long owner = ((Acquired) takeover[0]).token();
@@ -268,7 +269,7 @@ class FallbackStoreTest {
         .as("the new owner's complete, Redis dead")
         .isTrue();
 
-    assertThat(store.acquire(key, "h", shortLock, RETENTION))
+    assertThat(store.acquire(key, "h", LOCK, RETENTION))
         .isEqualTo(new Completed(response("owner")));
   }
 
