@@ -122,13 +122,15 @@ public final class IdempotencyAdminServlet extends HttpServlet {
       Problem.NOT_FOUND.send(resp, "Unknown operator path.", 0);
     } catch (StoreException e) {
       Problem.STORE_UNAVAILABLE.send(resp, "The store failed: " + e.getMessage(), 5);
-    } catch (IllegalArgumentException e) {
+    } catch (IllegalArgumentException | java.time.DateTimeException | ArithmeticException e) {
+      // NumberFormatException, and Duration.parse's DateTimeParseException or overflow.
       Problem.BAD_REQUEST.send(resp, "Bad parameter: " + e.getMessage(), 0);
     }
   }
 
   private boolean authorized(String header) {
-    if (header == null || !header.startsWith("Bearer ")) {
+    // The scheme's name is case-insensitive (RFC 9110 §11.1).
+    if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, "Bearer ".length())) {
       return false;
     }
     byte[] given = header.substring("Bearer ".length()).trim().getBytes(StandardCharsets.UTF_8);

@@ -182,6 +182,21 @@ class ObservabilityTest {
   }
 
   @Test
+  void operatorEndpointAnswersBadParametersWith400AndTakesTheSchemeInAnyCase() throws Exception {
+    IdempotencyFilter filter = IdempotencyFilter.builder(new MemoryStore())
+        .adminToken("s3cret").build();
+    start(filter, new IdempotencyAdminServlet(filter));
+    for (String bad : new String[] {"abc", "5x", "", "9999999999999999d", "PT"}) {
+      HttpResponse<byte[]> r = admin("GET", "/in-flight?olderThan=" + bad, "s3cret");
+      assertThat(r.statusCode()).as("olderThan=" + bad).isEqualTo(400);
+      assertThat(r.headers().firstValue("Content-Type")).contains("application/problem+json");
+    }
+    HttpResponse<byte[]> lowerCase = send(HttpRequest.newBuilder(uri("/idempotency/in-flight"))
+        .header("Authorization", "bearer s3cret").GET());
+    assertThat(lowerCase.statusCode()).isEqualTo(200);
+  }
+
+  @Test
   void operatorEndpointIsOffWithoutAToken() throws Exception {
     IdempotencyFilter filter = IdempotencyFilter.builder(new MemoryStore()).build();
     start(filter, new IdempotencyAdminServlet(filter));
