@@ -765,7 +765,8 @@ public final class IdempotencyFilter implements Filter {
           boolean done = op.getAsBoolean();
           listener.completeRetried(done);
           if (!done) {
-            log.warn("background {} of key {} lost: its lock was taken over", what, prefix(key));
+            log.warn("background {} of key {} lost: the key no longer holds this claim (taken "
+                + "over, purged, or gone with the store's data)", what, prefix(key));
           } else {
             log.info("background {} of key {} succeeded", what, prefix(key));
           }
@@ -791,9 +792,13 @@ public final class IdempotencyFilter implements Filter {
       failed = true;
     }
 
+    /**
+     * Not a failure by itself: an application may answer its own timeout (a 202, say) and
+     * complete; if nobody does, the container answers 500, which is released like any 5xx.
+     */
     @Override
     public void onTimeout(AsyncEvent event) {
-      failed = true;
+      // the status decides
     }
 
     @Override

@@ -202,6 +202,37 @@ class RequestEdgeCasesHttpTest {
     assertThat(app.executions).hasValue(1);
   }
 
+  // SPEC §6: an async response the application gave from its own timeout handler is stored.
+  @Test
+  void anAsyncTimeoutTheApplicationAnsweredIsStoredAndReplayed() throws Exception {
+    JettyServer s = start(b -> b);
+    String key = UUID.randomUUID().toString();
+    HttpResponse<byte[]> first =
+        send(post(s, "/async-timeout-answered", key, "application/json", new byte[0]));
+    HttpResponse<byte[]> retry =
+        send(post(s, "/async-timeout-answered", key, "application/json", new byte[0]));
+    assertThat(first.statusCode()).isEqualTo(202);
+    assertThat(text(first)).isEqualTo("timed out, execution 1");
+    assertThat(retry.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+    assertThat(retry.body()).isEqualTo(first.body());
+    assertThat(app.executions).hasValue(1);
+  }
+
+  // SPEC §6: an async timeout nobody answers is the container's 500: released, the retry runs.
+  @Test
+  void anAsyncTimeoutNobodyAnsweredReleasesTheKey() throws Exception {
+    JettyServer s = start(b -> b);
+    String key = UUID.randomUUID().toString();
+    HttpResponse<byte[]> first =
+        send(post(s, "/async-timeout-unanswered", key, "application/json", new byte[0]));
+    HttpResponse<byte[]> retry =
+        send(post(s, "/async-timeout-unanswered", key, "application/json", new byte[0]));
+    assertThat(first.statusCode()).isEqualTo(500);
+    assertThat(retry.statusCode()).isEqualTo(500);
+    assertThat(retry.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).isEmpty();
+    assertThat(app.executions).hasValue(2);
+  }
+
   // A form is read whole by getParameter: past max-request-bytes it is refused, not buffered.
   @Test
   void aChunkedKeylessFormOverTheLimitIs413() throws Exception {

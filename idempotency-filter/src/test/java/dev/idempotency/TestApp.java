@@ -166,6 +166,32 @@ public final class TestApp extends HttpServlet {
         resp.setContentType("text/plain;charset=UTF-8");
         resp.getWriter().write(text);
       }
+      case "/async-timeout-unanswered" -> req.startAsync().setTimeout(200);
+      case "/async-timeout-answered" -> {
+        // The application answers its own async timeout, through the container's context.
+        AsyncContext async = req.startAsync();
+        async.setTimeout(200);
+        async.addListener(new jakarta.servlet.AsyncListener() {
+          @Override
+          public void onTimeout(jakarta.servlet.AsyncEvent event) throws IOException {
+            HttpServletResponse r = (HttpServletResponse) event.getAsyncContext().getResponse();
+            r.setStatus(202);
+            r.setContentType("text/plain");
+            r.getOutputStream().write(("timed out, execution " + n).getBytes(
+                StandardCharsets.UTF_8));
+            event.getAsyncContext().complete();
+          }
+
+          @Override
+          public void onComplete(jakarta.servlet.AsyncEvent event) {}
+
+          @Override
+          public void onError(jakarta.servlet.AsyncEvent event) {}
+
+          @Override
+          public void onStartAsync(jakarta.servlet.AsyncEvent event) {}
+        });
+      }
       case "/error" -> resp.sendError(404, "no such order " + n);
       case "/redirect" -> resp.sendRedirect("/orders/" + n);
       case "/throw" -> throw new IllegalStateException("handler failed on purpose");
