@@ -239,7 +239,21 @@ public final class MemoryStore implements IdempotencyStore {
   @Override
   public CompletableFuture<Void> watch(String key) {
     // A copy per caller: one that stops waiting cancels its own, not the other waiters'.
-    return watchers.computeIfAbsent(key, k -> new CompletableFuture<>()).copy();
+    CompletableFuture<Void> mine = watchers.computeIfAbsent(key, k -> new CompletableFuture<>())
+        .copy();
+    // Registered, then looked at: a key with no claim in flight (finished before the watch came)
+    // would keep its entry until it is next finished, which may be never. Waking it now costs
+    // the waiter one more look at the store.
+    Entry e = entries.get(key);
+    if (e == null || !e.inFlight()) {
+      wake(key);
+    }
+    return mine;
+  }
+
+  /** How many keys have watchers, for tests. */
+  int watchedKeys() {
+    return watchers.size();
   }
 
   private void wake(String key) {

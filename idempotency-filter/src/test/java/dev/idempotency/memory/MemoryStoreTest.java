@@ -145,4 +145,32 @@ class MemoryStoreTest extends IdempotencyStoreContract {
     assertThat(small.claimsQueued()).isLessThanOrEqualTo(2 * 500 + 1);
     assertThat(small.inspect("last")).isPresent();
   }
+
+  @Test
+  void aWatchOfAKeyWithNoClaimInFlightIsWokenAtOnceAndLeavesNothingBehind() {
+    String key = "watch-" + java.util.UUID.randomUUID();
+    long token = ((Acquisition.Acquired) store.acquire(key, "h", LONG, RETENTION)).token();
+    java.util.concurrent.CompletableFuture<Void> during = store.watch(key);
+    assertThat(during).isNotDone();
+    store.complete(key, token, response(200, "x"), RETENTION);
+    assertThat(during).isDone();
+
+    // A waiter that looked while the claim ran, and watches only after it completed.
+    java.util.concurrent.CompletableFuture<Void> late = store.watch(key);
+    assertThat(late).isDone();
+    assertThat(store.watch("never-claimed-" + java.util.UUID.randomUUID())).isDone();
+    assertThat(store.watchedKeys()).isZero();
+  }
+
+  @Test
+  void cancellingOneWatchLeavesTheOtherWatchersOfTheKeyWaiting() {
+    String key = "watch-" + java.util.UUID.randomUUID();
+    long token = ((Acquisition.Acquired) store.acquire(key, "h", LONG, RETENTION)).token();
+    java.util.concurrent.CompletableFuture<Void> first = store.watch(key);
+    java.util.concurrent.CompletableFuture<Void> second = store.watch(key);
+    first.cancel(false);
+    assertThat(second).isNotDone();
+    store.complete(key, token, response(200, "x"), RETENTION);
+    assertThat(second).isDone().isNotCancelled();
+  }
 }
