@@ -54,6 +54,11 @@ final class CapturingResponse extends HttpServletResponseWrapper {
   private String redirect;
   private long declaredLength = -1;
   private volatile boolean holding;
+  /**
+   * The container ended the response with no body to hold back: a redirect, or a flush with
+   * {@code Content-Length: 0}. A retry then waits for the store write instead of a 409.
+   */
+  private volatile boolean endedWithoutBody;
   private volatile boolean writerCloseDeferred;
 
   CapturingResponse(HttpServletResponse response, long maxBytes, boolean keepSetCookie) {
@@ -82,7 +87,7 @@ final class CapturingResponse extends HttpServletResponseWrapper {
    */
   boolean bodyEnded() {
     TeeOutputStream s = stream;
-    return s != null && s.ended;
+    return endedWithoutBody || (s != null && s.ended);
   }
 
   /** From now until {@link #releaseHeld()}, hold back what would end the response. */
@@ -114,6 +119,9 @@ final class CapturingResponse extends HttpServletResponseWrapper {
   @Override
   public void flushBuffer() throws IOException {
     TeeOutputStream s = stream;
+    if (declaredLength == 0) {
+      endedWithoutBody = true;
+    }
     if (s == null) {
       super.flushBuffer();
       return;
@@ -196,6 +204,7 @@ final class CapturingResponse extends HttpServletResponseWrapper {
 
   @Override
   public void sendRedirect(String location) throws IOException {
+    endedWithoutBody = true;
     super.sendRedirect(location);
     redirect = location;
   }

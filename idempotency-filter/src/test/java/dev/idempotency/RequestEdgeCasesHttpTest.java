@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.idempotency.IdempotencyConfig.KeyMode;
 import dev.idempotency.memory.MemoryStore;
+import dev.idempotency.spi.IdempotencyStore;
 import java.io.ByteArrayInputStream;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -230,6 +231,46 @@ class RequestEdgeCasesHttpTest {
     assertThat(first.statusCode()).isEqualTo(500);
     assertThat(retry.statusCode()).isEqualTo(500);
     assertThat(retry.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).isEmpty();
+    assertThat(app.executions).hasValue(2);
+  }
+
+  // README: a client that retries the moment it has the response finds it completed, also when
+  // the container ended that response itself (a redirect, an empty body flushed).
+  @Test
+  void aRetryOfAResponseTheContainerAlreadyEndedWaitsForItsStoreWrite() throws Exception {
+    for (String path : new String[] {"/redirect", "/empty-flush"}) {
+      java.util.concurrent.CountDownLatch storeMayWrite = new java.util.concurrent.CountDownLatch(1);
+      IdempotencyStore slowCompletes = new ForwardingStore(new MemoryStore()) {
+        @Override
+        public boolean complete(String key, long token, dev.idempotency.spi.StoredResponse response,
+            Duration retention) {
+          try {
+            storeMayWrite.await(10, java.util.concurrent.TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          return super.complete(key, token, response, retention);
+        }
+      };
+      IdempotencyFilter filter = IdempotencyFilter.builder(slowCompletes).build();
+      server = JettyServer.start(filter, app);
+      String key = UUID.randomUUID().toString();
+      HttpResponse<byte[]> first = send(post(server, path, key, "application/json", new byte[0]));
+      // On a connection of its own: the first one is busy until the first exchange ends.
+      var retry = HttpClient.newHttpClient().sendAsync(
+          post(server, path, key, "application/json", new byte[0]).build(),
+          HttpResponse.BodyHandlers.ofByteArray());
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+          .until(() -> filter.localWaiters() == 1 || retry.isDone());
+      storeMayWrite.countDown();
+
+      HttpResponse<byte[]> replay = retry.get(10, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(replay.statusCode()).as(path).isEqualTo(first.statusCode());
+      assertThat(replay.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).as(path)
+          .contains("true");
+      server.close();
+      server = null;
+    }
     assertThat(app.executions).hasValue(2);
   }
 

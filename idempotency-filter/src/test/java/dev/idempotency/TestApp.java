@@ -167,6 +167,12 @@ public final class TestApp extends HttpServlet {
         resp.getWriter().write(text);
       }
       case "/async-timeout-unanswered" -> req.startAsync().setTimeout(200);
+      case "/empty-flush" -> {
+        resp.setStatus(201);
+        resp.setHeader("X-Execution", Integer.toString(n));
+        resp.setContentLength(0);
+        resp.flushBuffer();
+      }
       case "/async-timeout-answered" -> {
         // The application answers its own async timeout, through the container's context.
         AsyncContext async = req.startAsync();
