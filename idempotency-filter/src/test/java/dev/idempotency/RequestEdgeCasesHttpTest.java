@@ -19,10 +19,7 @@ import org.junit.jupiter.api.Test;
 /** Requests spelled, typed or answered in unusual ways, over real HTTP through embedded Jetty. */
 class RequestEdgeCasesHttpTest {
 
-  private static final HttpClient CLIENT = HttpClient.newBuilder()
-      .version(HttpClient.Version.HTTP_1_1)
-      .connectTimeout(Duration.ofSeconds(5))
-      .build();
+  private static final HttpClient CLIENT = IdempotencyFilterHttpContract.CLIENT;
 
   private final TestApp app = new TestApp();
   private JettyServer server;

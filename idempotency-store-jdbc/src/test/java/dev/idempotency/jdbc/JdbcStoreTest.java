@@ -275,11 +275,7 @@ class JdbcStoreTest extends IdempotencyStoreContract {
     String key = "slow:" + UUID.randomUUID();
     long token = ((Acquired) store.acquire(key, "h1", LONG, RETENTION)).token();
     // As if the claim were 31 s old: the lock went stale and nobody took the key over.
-    execute(
-        "UPDATE idempotency_record SET created_at = created_at - interval '31 seconds',"
-            + " locked_at = locked_at - interval '31 seconds',"
-            + " lock_expires_at = lock_expires_at - interval '31 seconds',"
-            + " expires_at = expires_at - interval '31 seconds' WHERE key = '" + key + "'");
+    ageTheClaim(key, 31);
 
     assertThat(store.complete(key, token, response(201, "done"), RETENTION)).isTrue();
 
@@ -296,16 +292,20 @@ class JdbcStoreTest extends IdempotencyStoreContract {
     long token = ((Acquired) store.acquire(key, "h1", LONG, retention)).token();
     // As if the request had run 20 s of its 30 s lock: the claim's expiry, claim + retention,
     // would keep the response only 10 s.
-    execute(
-        "UPDATE idempotency_record SET created_at = created_at - interval '20 seconds',"
-            + " locked_at = locked_at - interval '20 seconds',"
-            + " lock_expires_at = lock_expires_at - interval '20 seconds',"
-            + " expires_at = expires_at - interval '20 seconds' WHERE key = '" + key + "'");
+    ageTheClaim(key, 20);
 
     assertThat(store.complete(key, token, response(201, "done"), retention)).isTrue();
 
     assertThat(millisAfterTheClaim(key))
         .isGreaterThanOrEqualTo(retention.plusSeconds(20).toMillis());
+  }
+
+  /** Moves every time of the key's record {@code seconds} into the past. */
+  private void ageTheClaim(String key, int seconds) throws SQLException {
+    String ago = " - interval '" + seconds + " seconds'";
+    execute("UPDATE idempotency_record SET created_at = created_at" + ago
+        + ", locked_at = locked_at" + ago + ", lock_expires_at = lock_expires_at" + ago
+        + ", expires_at = expires_at" + ago + " WHERE key = '" + key + "'");
   }
 
   private long millisAfterTheClaim(String key) throws SQLException {
