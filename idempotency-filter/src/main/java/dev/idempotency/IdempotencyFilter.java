@@ -700,6 +700,9 @@ public final class IdempotencyFilter implements Filter {
           }
         }
       } catch (StoreException e) {
+        // Again at the next sweep, not a renewal period later: two periods could outlast the
+        // lock and let a duplicate take a live owner's key over.
+        renewAtNanos = startNanos;
         log.debug("renewing key {} failed: {}", prefix(key), e.getMessage());
       } finally {
         listener.storeCall(store.name(), "renew", System.nanoTime() - startNanos);

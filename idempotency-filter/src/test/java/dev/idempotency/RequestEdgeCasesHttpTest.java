@@ -271,6 +271,35 @@ class RequestEdgeCasesHttpTest {
     assertThat(app.executions).hasValue(2);
   }
 
+  // SPEC §5: a live owner keeps its lease. A failed renewal is tried again at the next sweep
+  // (lock-timeout/6), not a renewal period (lock-timeout/3) later.
+  @Test
+  void aFailedRenewalIsTriedAgainBeforeAWholeRenewalPeriodHasPassed() throws Exception {
+    java.util.List<Long> renewals = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.concurrent.CountDownLatch secondRenewal = new java.util.concurrent.CountDownLatch(2);
+    IdempotencyStore flaky = new ForwardingStore(new MemoryStore()) {
+      @Override
+      public boolean renew(String key, long token, Duration lockTimeout) {
+        renewals.add(System.nanoTime());
+        secondRenewal.countDown();
+        if (renewals.size() == 1) {
+          throw new dev.idempotency.spi.StoreException("test", "renewal refused once", null);
+        }
+        return super.renew(key, token, lockTimeout);
+      }
+    };
+    Duration lock = Duration.ofSeconds(6);
+    server = JettyServer.start(
+        IdempotencyFilter.builder(flaky).lockTimeout(lock).build(), app);
+    var held = CLIENT.sendAsync(post(server, "/echo?hold=1", UUID.randomUUID().toString(),
+        "application/json", new byte[0]).build(), HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(secondRenewal.await(20, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    app.gate.countDown();
+    assertThat(held.get(10, java.util.concurrent.TimeUnit.SECONDS).statusCode()).isEqualTo(201);
+    assertThat(Duration.ofNanos(renewals.get(1) - renewals.get(0)))
+        .isLessThan(lock.dividedBy(3));
+  }
+
   // A form is read whole by getParameter: past max-request-bytes it is refused, not buffered.
   @Test
   void aChunkedKeylessFormOverTheLimitIs413() throws Exception {
