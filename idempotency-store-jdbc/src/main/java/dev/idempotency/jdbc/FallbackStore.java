@@ -189,6 +189,15 @@ public final class FallbackStore implements IdempotencyStore {
    */
   private Acquisition checkSecondary(
       String key, String requestHash, Acquired acquired, Duration lockTimeout, long sentNanos) {
+    CompletedRecord queued = mirrorPending.get(key);
+    if (queued != null) {
+      // Completed here and still on its way to JDBC, while the primary lost it (restarted empty).
+      Acquisition held = queued.requestHash().equals(requestHash)
+          ? new Completed(queued.response())
+          : Acquisition.MISMATCH;
+      repairPrimary(key, acquired, held, queued.retention());
+      return held;
+    }
     Optional<JdbcStore.Found> found = Optional.empty();
     if (secondaryBreaker.allows()) {
       try {
@@ -203,9 +212,15 @@ public final class FallbackStore implements IdempotencyStore {
       return acquired;
     }
     Acquisition held = found.get().held();
+    repairPrimary(key, acquired, held, found.get().expiresIn());
+    return held;
+  }
+
+  /** Gives the primary what the other copy holds: the response, or the claim back. */
+  private void repairPrimary(String key, Acquired acquired, Acquisition held, Duration expiresIn) {
     try {
       if (held instanceof Completed completed) {
-        primary.complete(key, acquired.token(), completed.response(), found.get().expiresIn());
+        primary.complete(key, acquired.token(), completed.response(), expiresIn);
       } else {
         primary.release(key, acquired.token());
       }
@@ -213,7 +228,6 @@ public final class FallbackStore implements IdempotencyStore {
       // The claim on the primary expires by itself; JDBC keeps answering for the key.
       primaryFailed("repair", e);
     }
-    return held;
   }
 
   private Acquisition acquireOnSecondary(

@@ -312,6 +312,43 @@ class FallbackStoreTest {
   }
 
   @Test
+  void recordsStillOnTheirWayToJdbcAreReplayedWhenRedisComesBackEmpty() throws Exception {
+    build();
+    try (Connection blocker = pg.dataSource().getConnection()) {
+      // Writes to the table wait (reads do not): the copies stay in the mirror queue.
+      blocker.setAutoCommit(false);
+      try (java.sql.Statement s = blocker.createStatement()) {
+        s.execute("LOCK TABLE idempotency_record IN EXCLUSIVE MODE");
+      }
+      List<String> keys = new ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        keys.add(key());
+        completeNew(keys.get(i));
+      }
+      await().atMost(Duration.ofSeconds(10)).until(() -> store.state().mirrorPending() == 5);
+
+      redis.kill();
+      redis.restart();
+      await()
+          .atMost(Duration.ofSeconds(15))
+          .pollInterval(Duration.ofMillis(50))
+          .ignoreExceptions()
+          .until(() -> redisStore.inspect(key()).isEmpty());
+      assertThat(store.state().breaker()).isEqualTo(Breaker.CLOSED);
+
+      for (String key : keys) {
+        assertThat(store.acquire(key, "h", LOCK, RETENTION)).isEqualTo(new Completed(response(key)));
+      }
+      // And Redis has them again.
+      for (String key : keys) {
+        assertThat(redisStore.acquire(key, "h", LOCK, RETENTION))
+            .isEqualTo(new Completed(response(key)));
+      }
+      blocker.rollback();
+    }
+  }
+
+  @Test
   void whatCompletedOnJdbcDuringTheOutageIsReplayedAfterRedisReturnsEmptyAndCopiedBack() {
     build();
     openBreakerByKillingRedis();
