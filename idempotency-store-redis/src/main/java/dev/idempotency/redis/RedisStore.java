@@ -170,6 +170,10 @@ public final class RedisStore implements IdempotencyStore {
                 .topologyRefreshOptions(
                     ClusterTopologyRefreshOptions.builder()
                         .enableAllAdaptiveRefreshTriggers()
+                        // Lettuce's default of 30 s between adaptive refreshes kept a promoted
+                        // replica's slots failing for 30 s after a master died (with commands
+                        // rejected while disconnected, no MOVED comes to trigger one sooner).
+                        .adaptiveRefreshTriggersTimeout(Duration.ofSeconds(1))
                         .build())
                 .build());
         StatefulRedisClusterConnection<String, byte[]> c = cluster.connect(CODEC);
