@@ -42,15 +42,20 @@ final class RedisAddress {
       }
       return new RedisAddress(false, List.of(standalone(value)));
     } catch (IllegalArgumentException e) {
+      // The cause's message may quote the URI, password and all.
       throw new IllegalArgumentException(
-          "idempotency.redis.uri is not a Redis URI: " + redacted(value) + " (" + e.getMessage()
-              + ")", e);
+          "idempotency.redis.uri is not a Redis URI: " + redacted(value) + " ("
+              + redacted(String.valueOf(e.getMessage())) + ")");
     }
   }
 
   private static RedisURI standalone(String value) {
     if (value.isEmpty()) {
       throw new IllegalArgumentException("empty host");
+    }
+    if (value.indexOf('#') >= 0) {
+      // java.net.URI reads the rest as a fragment, and the password's start as the host.
+      throw new IllegalArgumentException("a # in a password must be percent-encoded (%23)");
     }
     String uri = value.contains("://") ? value : "redis://" + value;
     return RedisURI.create(uri);
@@ -116,8 +121,18 @@ final class RedisAddress {
         + uris.stream().map(u -> u.getHost() + ":" + u.getPort()).collect(Collectors.joining(","));
   }
 
-  /** The URI text with any user info removed, for error messages. */
+  /**
+   * The text with everything from the scheme (or the start) to the last {@code @} hidden, for
+   * error messages: a password may hold {@code /}, {@code @} or a space when it was not
+   * percent-encoded, so nothing before the last {@code @} is shown.
+   */
   static String redacted(String text) {
-    return text.replaceAll("//[^@/]*@", "//***@");
+    int at = text.lastIndexOf('@');
+    if (at < 0) {
+      return text;
+    }
+    int scheme = text.indexOf("://");
+    int from = scheme >= 0 && scheme < at ? scheme + 3 : 0;
+    return text.substring(0, from) + "***" + text.substring(at);
   }
 }

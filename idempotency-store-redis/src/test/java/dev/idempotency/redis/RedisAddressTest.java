@@ -64,4 +64,22 @@ class RedisAddressTest {
         .hasMessageContaining("idempotency.redis.uri")
         .satisfies(e -> assertThat(e.getMessage()).doesNotContain("secret"));
   }
+
+  @Test
+  void aPasswordThatWasNotPercentEncodedIsNotShownInTheError() {
+    for (String uri : new String[] {
+        "redis://:Right#1pw@127.0.0.1:21011",
+        "redis://:Wr/ongpw@127.0.0.1:21011",
+        "redis://:p@ss/Wrongpw@127.0.0.1:21011",
+        "redis://:Wr ongpw@127.0.0.1:21011"}) {
+      assertThatThrownBy(() -> RedisAddress.parse(uri))
+          .as(uri)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("idempotency.redis.uri")
+          .hasMessageContaining("127.0.0.1:21011")
+          .satisfies(e -> assertThat(e.getMessage()).doesNotContain("pw").doesNotContain("Right")
+              .doesNotContain("ss/").doesNotContain("Wr"))
+          .satisfies(e -> assertThat(e.getCause()).isNull());
+    }
+  }
 }
