@@ -178,6 +178,9 @@ public final class FallbackStore implements IdempotencyStore {
       if (acquisition instanceof Acquired acquired) {
         return checkSecondary(key, requestHash, acquired, lockTimeout, sentNanos);
       }
+      if (acquisition instanceof Acquisition.InFlight) {
+        return completedOnSecondary(key, requestHash).orElse(acquisition);
+      }
       return acquisition;
     }
     return acquireOnSecondary(key, requestHash, lockTimeout, retention, null);
@@ -214,6 +217,26 @@ public final class FallbackStore implements IdempotencyStore {
     Acquisition held = found.get().held();
     repairPrimary(key, acquired, held, found.get().expiresIn());
     return held;
+  }
+
+  /**
+   * What JDBC holds for a key the primary reports in flight, if it is a completed record: the
+   * request completed there while the primary was away, and the primary's claim is one nobody
+   * holds any more (an acquire that timed out while Redis was paused, run when it resumed),
+   * which would answer in flight until its lock ran out.
+   */
+  private Optional<Acquisition> completedOnSecondary(String key, String requestHash) {
+    if (!secondaryBreaker.allows()) {
+      return Optional.empty();
+    }
+    try {
+      Optional<JdbcStore.Found> found = secondary.find(key, requestHash);
+      secondaryBreaker.onSuccess();
+      return found.map(JdbcStore.Found::held).filter(held -> held instanceof Completed);
+    } catch (StoreException e) {
+      secondaryFailed("find", e);
+      return Optional.empty();
+    }
   }
 
   /** Gives the primary what the other copy holds: the response, or the claim back. */

@@ -312,6 +312,23 @@ class FallbackStoreTest {
   }
 
   @Test
+  void aKeyCompletedOnJdbcIsReplayedThoughRedisHoldsAClaimNobodyWillFinish() {
+    build();
+    String key = key();
+    // An acquire that timed out while Redis was paused ran when it resumed: a claim on Redis
+    // that no request holds. Meanwhile the request completed on JDBC.
+    assertThat(redisStore.acquire(key, "h", LOCK, RETENTION)).isInstanceOf(Acquired.class);
+    try (JdbcStore otherJvm =
+        JdbcStore.builder().url(pg.jdbcUrl()).user(pg.user()).createSchema(true).build()) {
+      long token = acquired(otherJvm.acquire(key, "h", LOCK, RETENTION));
+      assertThat(otherJvm.complete(key, token, response("done on jdbc"), RETENTION)).isTrue();
+    }
+
+    assertThat(store.acquire(key, "h", LOCK, RETENTION))
+        .isEqualTo(new Completed(response("done on jdbc")));
+  }
+
+  @Test
   void recordsStillOnTheirWayToJdbcAreReplayedWhenRedisComesBackEmpty() throws Exception {
     build();
     try (Connection blocker = pg.dataSource().getConnection()) {
