@@ -9,6 +9,7 @@ import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
@@ -19,6 +20,7 @@ import io.lettuce.core.SocketOptions;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisKeyCommands;
+import io.lettuce.core.api.async.RedisScriptingAsyncCommands;
 import io.lettuce.core.api.sync.RedisScriptingCommands;
 import io.lettuce.core.cluster.ClusterClientOptions;
 import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
@@ -117,6 +119,7 @@ public final class RedisStore implements IdempotencyStore {
   private final AbstractRedisClient client;
   private final StatefulConnection<String, byte[]> connection;
   private final RedisScriptingCommands<String, byte[]> scripting;
+  private final RedisScriptingAsyncCommands<String, byte[]> asyncScripting;
   private final RedisKeyCommands<String, byte[]> keyCommands;
   private final StatefulRedisPubSubConnection<String, String> pubSub;
   private final AtomicBoolean subscribedOnce = new AtomicBoolean();
@@ -179,6 +182,7 @@ public final class RedisStore implements IdempotencyStore {
         StatefulRedisClusterConnection<String, byte[]> c = cluster.connect(CODEC);
         this.connection = c;
         this.scripting = c.sync();
+        this.asyncScripting = c.async();
         this.keyCommands = c.sync();
         this.pubSub = cluster.connectPubSub(StringCodec.UTF8);
       } else {
@@ -192,6 +196,7 @@ public final class RedisStore implements IdempotencyStore {
         StatefulRedisConnection<String, byte[]> c = standalone.connect(CODEC);
         this.connection = c;
         this.scripting = c.sync();
+        this.asyncScripting = c.async();
         this.keyCommands = c.sync();
         this.pubSub = standalone.connectPubSub(StringCodec.UTF8);
       }
@@ -243,15 +248,23 @@ public final class RedisStore implements IdempotencyStore {
       throw new IllegalArgumentException("requestHash must not contain a line break");
     }
     long token = newToken();
-    List<Object> reply =
-        run(
-            ACQUIRE,
-            ScriptOutputType.MULTI,
-            key,
-            utf8(requestHash),
-            ascii(token),
-            ascii(lockTimeout.toMillis()),
-            ascii(Math.max(lockTimeout.toMillis(), retention.toMillis())));
+    List<Object> reply;
+    try {
+      reply =
+          run(
+              ACQUIRE,
+              ScriptOutputType.MULTI,
+              key,
+              utf8(requestHash),
+              ascii(token),
+              ascii(lockTimeout.toMillis()),
+              ascii(Math.max(lockTimeout.toMillis(), retention.toMillis())));
+    } catch (StoreException e) {
+      if (e.getCause() instanceof RedisCommandTimeoutException) {
+        releaseAfterTimedOutClaim(key, token);
+      }
+      throw e;
+    }
     Object first = reply.get(0);
     if (first instanceof byte[] record) {
       return new Acquisition.Completed(completedResponse(record));
@@ -264,6 +277,23 @@ public final class RedisStore implements IdempotencyStore {
       return Acquisition.MISMATCH;
     }
     return new Acquisition.Acquired(token, kind == 1);
+  }
+
+  /**
+   * A claim that timed out here may still run in Redis (a paused or overloaded server runs what
+   * it was sent when it resumes), leaving a lock no request holds: duplicates would be answered
+   * in flight until it ran out. A release with its token, sent after it on the same connection,
+   * runs after it and undoes it. Nobody waits for the answer.
+   */
+  private void releaseAfterTimedOutClaim(String key, long token) {
+    try {
+      asyncScripting
+          .evalsha(RELEASE.sha1, ScriptOutputType.INTEGER, new String[] {prefix + key},
+              ascii(token), utf8(channelPrefix + key))
+          .exceptionally(error -> null);
+    } catch (RuntimeException e) {
+      // The connection refused it outright: the claim was not sent either, or will expire.
+    }
   }
 
   @Override

@@ -117,6 +117,29 @@ class RedisStoreFaultTest {
   }
 
   @Test
+  void aClaimThatTimedOutWhileRedisWasPausedLeavesNoLockWhenRedisResumes() {
+    try (RedisProcess redis = RedisProcess.start();
+        RedisStore store =
+            RedisStore.builder(redis.uri()).commandTimeout(Duration.ofMillis(300)).build()) {
+      String key = key();
+      redis.pause();
+      try {
+        assertThatThrownBy(() -> store.acquire(key, "h", LOCK, RETENTION))
+            .isInstanceOf(StoreException.class)
+            .hasMessageContaining("timed out");
+      } finally {
+        redis.resume();
+      }
+      // The claim Redis ran on resuming is undone; a retry is not answered in flight for 30 s.
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .ignoreExceptionsInstanceOf(StoreException.class)
+          .until(() -> redis.commandCalls("evalsha") >= 2 && store.inspect(key).isEmpty());
+      assertThat(store.acquire(key, "h", LOCK, RETENTION)).isInstanceOf(Acquisition.Acquired.class);
+    }
+  }
+
+  @Test
   void startUpFailureNamesTheAddressButNotThePassword() {
     int port = RedisProcess.freePort(false);
     assertThatThrownBy(
