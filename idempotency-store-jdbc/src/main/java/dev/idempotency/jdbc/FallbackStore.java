@@ -188,19 +188,12 @@ public final class FallbackStore implements IdempotencyStore {
 
   /**
    * The primary granted a claim. JDBC may still hold the key: completed or claimed while the
-   * primary was away, or mirrored before the primary lost its data. What it holds wins.
+   * primary was away, or mirrored before the primary lost its data. What it holds wins; then a
+   * completion of this instance still on its way to JDBC (the primary restarted empty), unless
+   * the key was purged since (a tombstone in JDBC).
    */
   private Acquisition checkSecondary(
       String key, String requestHash, Acquired acquired, Duration lockTimeout, long sentNanos) {
-    CompletedRecord queued = mirrorPending.get(key);
-    if (queued != null) {
-      // Completed here and still on its way to JDBC, while the primary lost it (restarted empty).
-      Acquisition held = queued.requestHash().equals(requestHash)
-          ? new Completed(queued.response())
-          : Acquisition.MISMATCH;
-      repairPrimary(key, acquired, held, queued.retention());
-      return held;
-    }
     Optional<JdbcStore.Found> found = Optional.empty();
     if (secondaryBreaker.allows()) {
       try {
@@ -210,13 +203,25 @@ public final class FallbackStore implements IdempotencyStore {
         secondaryFailed("find", e);
       }
     }
-    if (found.isEmpty()) {
-      route(key, acquired.token(), true, requestHash, sentNanos + lockTimeout.toNanos());
-      return acquired;
+    CompletedRecord queued = mirrorPending.get(key);
+    if (found.isPresent() && found.get().held() == null && queued != null) {
+      mirrorPending.remove(key, queued);
+      queued = null;
     }
-    Acquisition held = found.get().held();
-    repairPrimary(key, acquired, held, found.get().expiresIn());
-    return held;
+    if (found.isPresent() && found.get().held() != null) {
+      Acquisition held = found.get().held();
+      repairPrimary(key, acquired, held, found.get().expiresIn());
+      return held;
+    }
+    if (queued != null) {
+      Acquisition held = queued.requestHash().equals(requestHash)
+          ? new Completed(queued.response())
+          : Acquisition.MISMATCH;
+      repairPrimary(key, acquired, held, queued.retention());
+      return held;
+    }
+    route(key, acquired.token(), true, requestHash, sentNanos + lockTimeout.toNanos());
+    return acquired;
   }
 
   /**

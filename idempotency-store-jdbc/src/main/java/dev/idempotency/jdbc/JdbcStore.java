@@ -278,10 +278,16 @@ public final class JdbcStore implements IdempotencyStore {
     }
   }
 
-  /** A live record as a caller would see it, and how long the record has left. */
+  /**
+   * A live record as a caller would see it, and how long the record has left; {@code held} null
+   * for the tombstone of a purge (tombstone.sql).
+   */
   record Found(Acquisition held, Duration expiresIn) {}
 
-  /** The live record for {@code key} as {@code requestHash} would see it; empty if none. */
+  /**
+   * The live record for {@code key} as {@code requestHash} would see it, or a purge's live
+   * tombstone; empty if neither.
+   */
   Optional<Found> find(String key, String requestHash) {
     return jdbc(
         "find",
@@ -289,10 +295,12 @@ public final class JdbcStore implements IdempotencyStore {
           try (PreparedStatement s = c.prepareStatement(FIND.jdbc())) {
             FIND.setString(s, "key", key);
             try (ResultSet rs = s.executeQuery()) {
-              return rs.next()
-                  ? Optional.of(new Found(
-                      liveRecord(rs, requestHash), micros(rs.getLong("expires_in_micros"))))
-                  : Optional.<Found>empty();
+              if (!rs.next()) {
+                return Optional.<Found>empty();
+              }
+              Duration expiresIn = micros(rs.getLong("expires_in_micros"));
+              return Optional.of(new Found(
+                  rs.getBoolean("tombstone") ? null : liveRecord(rs, requestHash), expiresIn));
             }
           }
         });
