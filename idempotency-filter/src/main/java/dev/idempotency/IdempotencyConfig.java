@@ -100,11 +100,11 @@ public record IdempotencyConfig(
     Objects.requireNonNull(failMode, "failMode");
     if (maxRequestBytes < 0 || maxRequestBytes > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException(
-          "idempotency.max-request-bytes must be 0..2GiB: " + maxRequestBytes);
+          "idempotency.max-request-bytes must be from 0 bytes to under 2GiB: " + maxRequestBytes);
     }
     if (maxResponseBytes < 0 || maxResponseBytes > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException(
-          "idempotency.max-response-bytes must be 0..2GiB: " + maxResponseBytes);
+          "idempotency.max-response-bytes must be from 0 bytes to under 2GiB: " + maxResponseBytes);
     }
   }
 

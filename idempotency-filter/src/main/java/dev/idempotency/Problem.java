@@ -17,7 +17,7 @@ public enum Problem {
   STORE_UNAVAILABLE("store-unavailable", 503, "Idempotency store unavailable"),
   BAD_REQUEST("bad-request", 400, "Bad request"),
   UNAUTHORIZED("unauthorized", 401, "Bearer token required"),
-  NOT_FOUND("not-found", 404, "No record for this key");
+  NOT_FOUND("not-found", 404, "Not found");
 
   /** The prefix of every problem {@code type}. */
   public static final String TYPE_PREFIX = "urn:problem-type:idempotency:";
