@@ -84,8 +84,16 @@ public final class IdempotencyAdminServlet extends HttpServlet {
     }
     IdempotencyStore store = filter.store();
     String path = req.getPathInfo() == null ? "" : req.getPathInfo();
+    String method = req.getMethod();
     try {
-      if (path.equals("/in-flight") && req.getMethod().equals("GET")) {
+      if (path.equals("/in-flight") && !method.equals("GET")
+          || (path.equals("/keys") || path.startsWith("/keys/"))
+              && !method.equals("GET") && !method.equals("DELETE")) {
+        resp.setHeader("Allow", path.equals("/in-flight") ? "GET" : "GET, DELETE");
+        Problem.METHOD_NOT_ALLOWED.send(resp, method + " is not an operation on " + path + ".", 0);
+        return;
+      }
+      if (path.equals("/in-flight")) {
         Duration olderThan = req.getParameter("olderThan") == null ? Duration.ZERO
             : Settings.parseDuration(req.getParameter("olderThan"));
         int limit = req.getParameter("limit") == null ? 100
@@ -140,6 +148,8 @@ public final class IdempotencyAdminServlet extends HttpServlet {
   private static String storeKey(HttpServletRequest req, String path) {
     if (path.startsWith("/keys/")) {
       String key = path.substring("/keys/".length());
+      // Store keys are lower-case hex; one copied in upper case names the same record.
+      key = key.toLowerCase(java.util.Locale.ROOT);
       return STORE_KEY.matcher(key).matches() ? key : null;
     }
     String scope = req.getParameter("scope");

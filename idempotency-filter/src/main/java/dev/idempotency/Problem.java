@@ -17,7 +17,8 @@ public enum Problem {
   STORE_UNAVAILABLE("store-unavailable", 503, "Idempotency store unavailable"),
   BAD_REQUEST("bad-request", 400, "Bad request"),
   UNAUTHORIZED("unauthorized", 401, "Bearer token required"),
-  NOT_FOUND("not-found", 404, "Not found");
+  NOT_FOUND("not-found", 404, "Not found"),
+  METHOD_NOT_ALLOWED("method-not-allowed", 405, "Method not allowed");
 
   /** The prefix of every problem {@code type}. */
   public static final String TYPE_PREFIX = "urn:problem-type:idempotency:";

@@ -194,6 +194,16 @@ class ObservabilityTest {
     HttpResponse<byte[]> lowerCase = send(HttpRequest.newBuilder(uri("/idempotency/in-flight"))
         .header("Authorization", "bearer s3cret").GET());
     assertThat(lowerCase.statusCode()).isEqualTo(200);
+
+    HttpResponse<byte[]> deleteListing = admin("DELETE", "/in-flight", "s3cret");
+    assertThat(deleteListing.statusCode()).isEqualTo(405);
+    assertThat(deleteListing.headers().firstValue("Allow")).contains("GET");
+    assertThat(text(deleteListing)).contains(Problem.TYPE_PREFIX + "method-not-allowed");
+    HttpResponse<byte[]> putKey = admin("PUT", "/keys?key=x", "s3cret");
+    assertThat(putKey.statusCode()).isEqualTo(405);
+    assertThat(putKey.headers().firstValue("Allow")).contains("GET, DELETE");
+    HttpResponse<byte[]> upperCase = admin("GET", "/keys/" + "AB".repeat(32), "s3cret");
+    assertThat(upperCase.statusCode()).as("a well-formed store key, no record").isEqualTo(404);
   }
 
   @Test
