@@ -79,6 +79,9 @@ public final class IdempotencyFilter implements Filter {
   private ScheduledThreadPoolExecutor scheduler;
   private final Map<String, LocalWaiters> localWaiters = new ConcurrentHashMap<>();
   private final Map<String, Run> localRuns = new ConcurrentHashMap<>();
+  /** Background complete/release retries scheduled and not yet run. */
+  private final java.util.concurrent.atomic.AtomicInteger pendingRetries =
+      new java.util.concurrent.atomic.AtomicInteger();
   /** Every run holding a lock; one periodic sweep renews those whose lease is due. */
   private final Set<Run> running = ConcurrentHashMap.newKeySet();
 
@@ -193,6 +196,15 @@ public final class IdempotencyFilter implements Filter {
   public void destroy() {
     if (scheduler != null) {
       scheduler.shutdownNow();
+      // Never silent (SPEC §8): what the shutdown dropped is counted and logged.
+      int dropped = pendingRetries.getAndSet(0);
+      for (int i = 0; i < dropped; i++) {
+        listener.completeRetried(false);
+      }
+      if (dropped > 0) {
+        log.warn("{} background complete/release retries dropped at shutdown; their keys' locks "
+            + "expire by themselves", dropped);
+      }
     }
     if (store != null) {
       listener.storeClosed(store);
@@ -763,7 +775,14 @@ public final class IdempotencyFilter implements Filter {
 
     /** Retries with the same token until the lock would have expired anyway. */
     private void retry(java.util.function.BooleanSupplier op, long delayMs, String what) {
+      if (scheduler.isShutdown()) {
+        listener.completeRetried(false);
+        log.warn("background {} of key {} dropped: the filter is shut down", what, prefix(key));
+        return;
+      }
+      pendingRetries.incrementAndGet();
       scheduler.schedule(() -> {
+        pendingRetries.decrementAndGet();
         try {
           boolean done = op.getAsBoolean();
           listener.completeRetried(done);

@@ -300,6 +300,38 @@ class RequestEdgeCasesHttpTest {
         .isLessThan(lock.dividedBy(3));
   }
 
+  // SPEC §8: a failed complete is retried in the background, "counted and logged, never
+  // silent", also when the filter is destroyed before the retry could run.
+  @Test
+  void aBackgroundRetryDroppedAtShutdownIsCountedAsFailed() throws Exception {
+    IdempotencyStore completesFail = new ForwardingStore(new MemoryStore()) {
+      @Override
+      public boolean complete(String key, long token, dev.idempotency.spi.StoredResponse response,
+          Duration retention) {
+        throw new dev.idempotency.spi.StoreException("test", "store down for completes", null);
+      }
+    };
+    java.util.concurrent.atomic.AtomicInteger failedRetries =
+        new java.util.concurrent.atomic.AtomicInteger();
+    IdempotencyFilter filter = IdempotencyFilter.builder(completesFail)
+        .listener(new IdempotencyListener() {
+          @Override
+          public void completeRetried(boolean succeeded) {
+            if (!succeeded) {
+              failedRetries.incrementAndGet();
+            }
+          }
+        })
+        .build();
+    server = JettyServer.start(filter, app);
+    assertThat(send(post(server, "/echo", UUID.randomUUID().toString(), "application/json",
+        new byte[0])).statusCode()).isEqualTo(201);
+    server.close();
+    server = null;
+    filter.destroy();
+    assertThat(failedRetries).hasValue(1);
+  }
+
   // A form is read whole by getParameter: past max-request-bytes it is refused, not buffered.
   @Test
   void aChunkedKeylessFormOverTheLimitIs413() throws Exception {
