@@ -114,9 +114,9 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
   @Override
   public BufferedReader getReader() {
     if (reader == null) {
-      boolean json = "application/json"
-          .equals(Fingerprint.mimeType(IdempotencyFilter.contentType(this)));
-      Charset charset = declaredCharset(json ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
+      boolean json = Fingerprint.isJson(Fingerprint.mimeType(IdempotencyFilter.contentType(this)));
+      Charset charset =
+          declaredCharset(json ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
       reader = new BufferedReader(new InputStreamReader(getInputStream(), charset));
     }
     return reader;
