@@ -73,7 +73,8 @@ class FingerprintTest {
         .as("a name twice makes bad JSON, hashed raw: parsers differ on which member counts")
         .isNotEqualTo(hash(plain, "application/json", null, "{\"a\":2}"))
         .isNotEqualTo(hash(plain, "application/json", null, "{\"a\":1}"));
-    assertThat(hash(plain, "application/json", null, "{\"to\":\"x\",\"amount\":1234567890123456.7}"))
+    assertThat(hash(plain, "application/json", null,
+        "{\"to\":\"x\",\"amount\":1234567890123456.7}"))
         .as("decimals compared exactly, not as doubles")
         .isNotEqualTo(hash(plain, "application/json", null,
             "{\"to\":\"x\",\"amount\":1234567890123456.8}"));

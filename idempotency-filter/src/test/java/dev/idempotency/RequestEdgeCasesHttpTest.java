@@ -236,7 +236,8 @@ class RequestEdgeCasesHttpTest {
   @Test
   void aRetryOfAResponseTheContainerAlreadyEndedWaitsForItsStoreWrite() throws Exception {
     for (String path : new String[] {"/redirect", "/empty-flush"}) {
-      java.util.concurrent.CountDownLatch storeMayWrite = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.CountDownLatch storeMayWrite =
+          new java.util.concurrent.CountDownLatch(1);
       IdempotencyStore slowCompletes = new ForwardingStore(new MemoryStore()) {
         @Override
         public boolean complete(String key, long token, dev.idempotency.spi.StoredResponse response,

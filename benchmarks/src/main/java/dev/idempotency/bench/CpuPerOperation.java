@@ -85,7 +85,8 @@ public final class CpuPerOperation {
     com.sun.management.OperatingSystemMXBean os =
         (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
     System.out.printf("%s, blocks of %d s, %d rounds%n", store, seconds, rounds);
-    System.out.printf("%-22s %10s %16s %14s%n", "operation", "wall µs", "server CPU µs", "JVM CPU µs");
+    System.out.printf("%-22s %10s %16s %14s%n", "operation", "wall µs", "server CPU µs",
+        "JVM CPU µs");
     for (int round = 0; round < rounds; round++) {
       for (Map.Entry<String, Callable<?>> op : ops.entrySet()) {
         run(op.getValue(), 3);

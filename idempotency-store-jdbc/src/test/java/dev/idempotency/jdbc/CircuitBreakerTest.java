@@ -25,7 +25,8 @@ class CircuitBreakerTest {
 
   @Test
   void onTheDefaultMonotonicClockAnOpenBreakerLetsAProbeThroughAfterItsCoolDown() {
-    CircuitBreaker monotonic = new CircuitBreaker(MonotonicClock.INSTANCE, 1, Duration.ofMillis(200));
+    CircuitBreaker monotonic =
+        new CircuitBreaker(MonotonicClock.INSTANCE, 1, Duration.ofMillis(200));
     long opened = System.nanoTime();
     monotonic.onFailure();
     boolean allowed = monotonic.allows();

@@ -354,7 +354,8 @@ class FallbackStoreTest {
       assertThat(store.state().breaker()).isEqualTo(Breaker.CLOSED);
 
       for (String key : keys) {
-        assertThat(store.acquire(key, "h", LOCK, RETENTION)).isEqualTo(new Completed(response(key)));
+        assertThat(store.acquire(key, "h", LOCK, RETENTION))
+            .isEqualTo(new Completed(response(key)));
       }
       // And Redis has them again.
       for (String key : keys) {
