@@ -101,6 +101,26 @@ public abstract class IdempotencyFilterHttpContract {
     assertThat(app.executions).hasValue(1);
   }
 
+  // SPEC §6: the duplicate gets the response the client got, whatever the store's encoding.
+  @Test
+  void headerValuesWithControlCharactersAreReplayedAsTheClientGotThem() throws Exception {
+    JettyServer s = start();
+    String key = newKey();
+    HttpResponse<byte[]> first = send(post(s.uri("/odd-headers"), key, "{}"));
+    HttpResponse<byte[]> second = send(post(s.uri("/odd-headers"), key, "{}"));
+
+    assertThat(first.statusCode()).isEqualTo(201);
+    assertThat(second.statusCode()).isEqualTo(201);
+    assertThat(second.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+    assertThat(second.headers().firstValue("X-Injected")).isEmpty();
+    for (String name : List.of("X-Nul", "X-Line", "X-Return", "X-Tab")) {
+      assertThat(second.headers().allValues(name)).as(name)
+          .isEqualTo(first.headers().allValues(name)).hasSize(1);
+    }
+    assertThat(second.body()).isEqualTo(first.body());
+    assertThat(app.executions).hasValue(1);
+  }
+
   @Test
   void acceptsStructuredFieldAndBareFormOfTheSameKey() throws Exception {
     JettyServer s = start();

@@ -78,6 +78,16 @@ public final class TestApp extends HttpServlet {
         resp.setHeader("X-Execution", Integer.toString(n));
         resp.getOutputStream().write(body);
       }
+      case "/odd-headers" -> {
+        // Control characters a container sends as spaces; a store must not split or refuse them.
+        resp.setStatus(201);
+        resp.setHeader("X-Nul", "a\u0000b");
+        resp.setHeader("X-Line", "a\nX-Injected: b");
+        resp.setHeader("X-Return", "a\rb");
+        resp.setHeader("X-Tab", "a\tb");
+        resp.setContentType("text/plain");
+        resp.getOutputStream().write(("odd " + n).getBytes(StandardCharsets.UTF_8));
+      }
       case "/status" -> {
         resp.setStatus(Integer.parseInt(req.getParameter("code")));
         resp.setContentType("text/plain");

@@ -12,8 +12,8 @@ import java.util.Objects;
  * body array is never exposed for writing by the library; callers must not modify it).
  *
  * <p>{@link #headersAsText()} and {@link #parseHeaders(String)} give stores one compact
- * encoding: a line {@code name: value} per value. Header values cannot contain CR or LF, so the
- * encoding is unambiguous.
+ * encoding: a line {@code name: value} per value. Control characters in names and values are
+ * stored as the spaces a container sends in their place, so the encoding is unambiguous.
  */
 public record StoredResponse(int status, Map<String, List<String>> headers, byte[] body) {
 
@@ -24,8 +24,35 @@ public record StoredResponse(int status, Map<String, List<String>> headers, byte
     Objects.requireNonNull(headers, "headers");
     Objects.requireNonNull(body, "body");
     Map<String, List<String>> copy = new LinkedHashMap<>();
-    headers.forEach((name, values) -> copy.put(name, List.copyOf(values)));
+    headers.forEach((name, values) -> {
+      List<String> sent = new ArrayList<>(values.size());
+      for (String value : values) {
+        sent.add(asSent(value));
+      }
+      copy.put(asSent(name), List.copyOf(sent));
+    });
     headers = java.util.Collections.unmodifiableMap(copy);
+  }
+
+  /**
+   * Text as Jetty and Tomcat put a header on the wire: control characters other than tab become
+   * spaces. Kept raw, a line break would split a value into a header of its own in
+   * {@link #headersAsText()}, and PostgreSQL refuses a NUL in text.
+   */
+  private static String asSent(String text) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if ((c < ' ' && c != '\t') || c == 0x7f) {
+        char[] sent = text.toCharArray();
+        for (int j = i; j < sent.length; j++) {
+          if ((sent[j] < ' ' && sent[j] != '\t') || sent[j] == 0x7f) {
+            sent[j] = ' ';
+          }
+        }
+        return new String(sent);
+      }
+    }
+    return text;
   }
 
   /** Headers encoded as {@code name: value} lines joined by {@code \n}. */

@@ -129,6 +129,19 @@ public abstract class IdempotencyStoreContract {
     assertThat(got.headers()).isEqualTo(headers);
   }
 
+  // A line break must not start a header of its own, nor a NUL make a store refuse the record.
+  @Test
+  void replaysHeaderControlCharactersAsTheSpacesAContainerSends() {
+    String key = key();
+    long token = acquireNew(store(), key, "h1", LONG);
+    StoredResponse stored = new StoredResponse(201,
+        Map.of("X-Odd", List.of("a\nX-Injected: b", "c\u0000d\re\tf")), new byte[0]);
+    assertThat(store().complete(key, token, stored, RETENTION)).isTrue();
+    Acquisition replay = store().acquire(key, "h1", LONG, RETENTION);
+    assertThat(((Completed) replay).response().headers())
+        .isEqualTo(Map.of("X-Odd", List.of("a X-Injected: b", "c d e\tf")));
+  }
+
   @Test
   void replaysEmptyBodyWithoutHeaders() {
     String key = key();
