@@ -8,6 +8,7 @@ import dev.idempotency.memory.MemoryStore;
 import dev.idempotency.spi.Acquisition;
 import dev.idempotency.spi.DeferredStore;
 import dev.idempotency.spi.IdempotencyStore;
+import dev.idempotency.spi.RecordInfo;
 import dev.idempotency.spi.StoreException;
 import dev.idempotency.spi.StoreProvider;
 import dev.idempotency.spi.StoreSettings;
@@ -494,7 +495,7 @@ public final class IdempotencyFilter implements Filter {
           log.warn("took over the stale lock of key {} (its owner stopped renewing it)",
               prefix(key));
         }
-        execute(request, response, chain, key, acquired.token(), keyed);
+        execute(request, response, chain, key, requestHash, acquired.token(), keyed);
         return;
       }
       if (acquisition instanceof Acquisition.Completed completed) {
@@ -642,7 +643,7 @@ public final class IdempotencyFilter implements Filter {
   }
 
   private void execute(BufferedBodyRequest request, HttpServletResponse response,
-      FilterChain chain, String key, long token, boolean keyed)
+      FilterChain chain, String key, String requestHash, long token, boolean keyed)
       throws IOException, ServletException {
     listener.outcome(Outcome.EXECUTED);
     log.debug("executing key {}", prefix(key));
@@ -650,7 +651,7 @@ public final class IdempotencyFilter implements Filter {
     CapturingResponse capture =
         new CapturingResponse(response, config.maxResponseBytes(), config.replaySetCookie());
     request.asyncResponse(capture);
-    Run run = new Run(key, token, keyed, capture, clock.instant());
+    Run run = new Run(key, requestHash, token, keyed, capture, clock.instant());
     localRuns.put(key, run);
     request.beforeAsyncComplete(() -> run.finish(false));
     capture.holdEnd();
@@ -675,6 +676,7 @@ public final class IdempotencyFilter implements Filter {
   /** One execution under a lock: renews its lease, then completes or releases it once. */
   private final class Run implements AsyncListener {
     private final String key;
+    private final String requestHash;
     private final long token;
     private final boolean keyed;
     private final CapturingResponse capture;
@@ -684,8 +686,10 @@ public final class IdempotencyFilter implements Filter {
     private volatile boolean failed;
     private boolean finished;
 
-    Run(String key, long token, boolean keyed, CapturingResponse capture, Instant started) {
+    Run(String key, String requestHash, long token, boolean keyed, CapturingResponse capture,
+        Instant started) {
       this.key = key;
+      this.requestHash = requestHash;
       this.token = token;
       this.keyed = keyed;
       this.capture = capture;
@@ -754,7 +758,8 @@ public final class IdempotencyFilter implements Filter {
       } catch (StoreException e) {
         log.warn("storing the response of key {} failed, retrying in the background: {}",
             prefix(key), e.getMessage());
-        retry(() -> store.complete(key, token, response, retention), 50, "complete");
+        retry(() -> store.complete(key, token, response, retention) || completedEarlier(), 50,
+            "complete");
       } finally {
         listener.storeCall(store.name(), "complete", System.nanoTime() - startNanos);
       }
@@ -767,10 +772,27 @@ public final class IdempotencyFilter implements Filter {
       } catch (StoreException e) {
         log.warn("releasing key {} failed, retrying in the background: {}", prefix(key),
             e.getMessage());
-        retry(() -> store.release(key, token), 50, "release");
+        // Not held by this claim any more (the failed attempt applied, or the key was purged):
+        // what a release is for.
+        retry(() -> {
+          store.release(key, token);
+          return true;
+        }, 50, "release");
       } finally {
         listener.storeCall(store.name(), "release", System.nanoTime() - startNanos);
       }
+    }
+
+    /**
+     * Whether the key holds a completed record of this request: a {@code complete} that failed
+     * (a timeout) can have applied, and its retry then finds no claim to complete. Until the lock
+     * expires, which bounds the retries, nobody else can have taken the key over.
+     */
+    private boolean completedEarlier() {
+      return store.inspect(key)
+          .filter(info -> info.state() == RecordInfo.State.COMPLETED)
+          .filter(info -> info.requestHash().equals(requestHash))
+          .isPresent();
     }
 
     /** Retries with the same token until the lock would have expired anyway. */

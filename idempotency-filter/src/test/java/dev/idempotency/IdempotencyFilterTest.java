@@ -427,6 +427,63 @@ class IdempotencyFilterTest {
   }
 
   /**
+   * A store call that times out may have applied: the retry then finds no claim to complete or
+   * release, and that is the work done, not a response lost.
+   */
+  @Test
+  void aRetryAfterACallThatTimedOutButAppliedCountsAsSucceeded() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean timeOut =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    IdempotencyStore appliesThenTimesOut = new ForwardingStore(new MemoryStore()) {
+      @Override
+      public boolean complete(String k, long t, StoredResponse r, Duration d) {
+        boolean done = super.complete(k, t, r, d);
+        if (timeOut.getAndSet(false)) {
+          throw new StoreException("slow", "timeout", null);
+        }
+        return done;
+      }
+
+      @Override
+      public boolean release(String k, long t) {
+        boolean done = super.release(k, t);
+        if (timeOut.getAndSet(false)) {
+          throw new StoreException("slow", "timeout", null);
+        }
+        return done;
+      }
+    };
+    AtomicInteger succeeded = new AtomicInteger();
+    AtomicInteger failed = new AtomicInteger();
+    server = JettyServer.start(IdempotencyFilter.builder(appliesThenTimesOut)
+        .listener(new IdempotencyListener() {
+          @Override
+          public void completeRetried(boolean ok) {
+            (ok ? succeeded : failed).incrementAndGet();
+          }
+        }).build(), app);
+
+    String key = UUID.randomUUID().toString();
+    timeOut.set(true);
+    assertThat(send(post(server.uri("/echo"), key, "{}")).statusCode()).isEqualTo(201);
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+        .until(() -> succeeded.get() + failed.get() == 1);
+    assertThat(succeeded).hasValue(1);
+    HttpResponse<byte[]> replay = send(post(server.uri("/echo"), key, "{}"));
+    assertThat(replay.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+
+    String failing = UUID.randomUUID().toString();
+    timeOut.set(true);
+    assertThat(send(post(server.uri("/status?code=503"), failing, "{}")).statusCode())
+        .isEqualTo(503);
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+        .until(() -> succeeded.get() + failed.get() == 2);
+    assertThat(succeeded).hasValue(2);
+    assertThat(failed).hasValue(0);
+    assertThat(app.executions).hasValue(2);
+  }
+
+  /**
    * A response that declares its length, or closes its stream, ends only once it is stored: a
    * client never holds the whole response while its key is still in flight.
    */
