@@ -44,8 +44,20 @@ final class CapturingResponse extends HttpServletResponseWrapper {
       "Trailers", "Transfer-Encoding", "Upgrade", "Date", "Content-Length", "Content-Type",
       IdempotencyFilter.REPLAYED_HEADER);
 
+  /**
+   * Set by a compressing container at commit (Tomcat's {@code compression}, Jetty's
+   * {@code GzipHandler}) over a body the capture holds uncompressed: stored only as the
+   * application set them. A replay goes through the same container, which compresses again.
+   */
+  private static final Set<String> AS_SET = caseInsensitive("Content-Encoding", "Vary");
+
   private final Capture capture;
   private final boolean keepSetCookie;
+  private final Map<String, List<String>> setByApplication =
+      new java.util.TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+  private boolean localeSet;
+  /** A write to the client failed: the handler may have stopped short of its whole body. */
+  private volatile boolean broken;
   private volatile TeeOutputStream stream;
   private PrintWriter writer;
   private OutputStreamWriter charCapture;
@@ -149,12 +161,28 @@ final class CapturingResponse extends HttpServletResponseWrapper {
   public void setHeader(String name, String value) {
     super.setHeader(name, value);
     contentLengthHeader(name, value);
+    if (name != null && AS_SET.contains(name)) {
+      setByApplication.remove(name);
+      if (value != null) {
+        setByApplication.put(name, new ArrayList<>(List.of(value)));
+      }
+    }
   }
 
   @Override
   public void addHeader(String name, String value) {
     super.addHeader(name, value);
     contentLengthHeader(name, value);
+    if (name != null && value != null && AS_SET.contains(name)) {
+      setByApplication.computeIfAbsent(name, n -> new ArrayList<>()).add(value);
+    }
+  }
+
+  /** Tomcat adds its {@code Content-Language} only at commit, often after the store write. */
+  @Override
+  public void setLocale(java.util.Locale locale) {
+    super.setLocale(locale);
+    localeSet = locale != null;
   }
 
   @Override
@@ -233,6 +261,18 @@ final class CapturingResponse extends HttpServletResponseWrapper {
     capture.reset();
   }
 
+  /**
+   * Whether the client cannot have had the whole response: a write to it failed (a handler that
+   * catches that and returns would otherwise have its first bytes stored as the response), or
+   * fewer bytes were written than the {@code Content-Length} declared.
+   */
+  boolean incomplete() {
+    flushCharCapture();
+    return broken
+        || (declaredLength >= 0 && !errorSent && redirect == null
+            && capture.total < declaredLength);
+  }
+
   /** Whether the body grew past {@code max-response-bytes}, so it cannot be stored. */
   boolean overflowed() {
     flushCharCapture();
@@ -250,7 +290,17 @@ final class CapturingResponse extends HttpServletResponseWrapper {
           || (!keepSetCookie && name.equalsIgnoreCase("Set-Cookie"))) {
         continue;
       }
+      if (AS_SET.contains(name)) {
+        List<String> set = setByApplication.get(name);
+        if (set != null) {
+          headers.put(name, new ArrayList<>(set));
+        }
+        continue;
+      }
       headers.put(name, new ArrayList<>(getHeaders(name)));
+    }
+    if (localeSet && !seen.contains("Content-Language")) {
+      headers.put("Content-Language", List.of(getLocale().toLanguageTag()));
     }
     String contentType = getContentType();
     if (contentType != null) {
@@ -280,6 +330,8 @@ final class CapturingResponse extends HttpServletResponseWrapper {
     private final int max;
     private byte[] buf = new byte[256];
     private int count;
+    /** Every byte written since the last reset, kept or not. */
+    private long total;
     private boolean overflowed;
 
     Capture(int max) {
@@ -293,6 +345,7 @@ final class CapturingResponse extends HttpServletResponseWrapper {
 
     @Override
     public void write(byte[] b, int off, int len) {
+      total += len;
       if (overflowed) {
         return;
       }
@@ -317,6 +370,7 @@ final class CapturingResponse extends HttpServletResponseWrapper {
 
     void reset() {
       count = 0;
+      total = 0;
       if (overflowed) {
         overflowed = false;
         buf = new byte[256];
@@ -355,7 +409,12 @@ final class CapturingResponse extends HttpServletResponseWrapper {
       if (held == null && !(holding && declaredLength >= 0 && sent + 1 >= declaredLength)) {
         // before the write: the client may have the last byte before out.write returns
         ended = declaredLength >= 0 && sent + 1 >= declaredLength;
-        out.write(b);
+        try {
+          out.write(b);
+        } catch (IOException e) {
+          broken = true;
+          throw e;
+        }
         capture.write(b);
         sent++;
       } else {
@@ -377,7 +436,12 @@ final class CapturingResponse extends HttpServletResponseWrapper {
         pass = (int) Math.max(0, Math.min(len, declaredLength - 1 - sent));
       }
       if (pass > 0) {
-        out.write(b, off, pass);
+        try {
+          out.write(b, off, pass);
+        } catch (IOException e) {
+          broken = true;
+          throw e;
+        }
         sent += pass;
       }
       if (pass < len) {
@@ -412,7 +476,12 @@ final class CapturingResponse extends HttpServletResponseWrapper {
 
     @Override
     public synchronized void flush() throws IOException {
-      out.flush();
+      try {
+        out.flush();
+      } catch (IOException e) {
+        broken = true;
+        throw e;
+      }
     }
 
     @Override
@@ -420,7 +489,7 @@ final class CapturingResponse extends HttpServletResponseWrapper {
       ended = true;
       if (holding) {
         closeDeferred = true;
-        out.flush();
+        flush();
       } else {
         release();
         out.close();

@@ -734,7 +734,8 @@ public final class IdempotencyFilter implements Filter {
       listener.inFlight(-1);
       try {
         int status = capture.getStatus();
-        if (failedRun || failed || status >= 500 || capture.overflowed()) {
+        if (failedRun || failed || status >= 500 || capture.overflowed()
+            || capture.incomplete()) {
           release();
           return;
         }
