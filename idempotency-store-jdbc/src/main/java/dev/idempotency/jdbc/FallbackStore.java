@@ -133,7 +133,8 @@ public final class FallbackStore implements IdempotencyStore {
    * earliest ({@link System#nanoTime()}): the store's clock started the lock no earlier than the
    * call that took or renewed it was sent, so until then nobody can have taken the key over.
    */
-  private record Route(boolean primary, String requestHash, long lockHeldUntilNanos) {
+  private record Route(
+      boolean primary, String requestHash, long lockHeldUntilNanos, boolean afterPurge) {
 
     boolean lockMayHaveRunOut() {
       return System.nanoTime() - lockHeldUntilNanos >= 0;
@@ -220,7 +221,9 @@ public final class FallbackStore implements IdempotencyStore {
       repairPrimary(key, acquired, held, queued.retention());
       return held;
     }
-    route(key, acquired.token(), true, requestHash, sentNanos + lockTimeout.toNanos());
+    boolean afterPurge = found.isPresent() && found.get().held() == null;
+    route(key, acquired.token(), true, requestHash, sentNanos + lockTimeout.toNanos(),
+        afterPurge);
     return acquired;
   }
 
@@ -285,7 +288,7 @@ public final class FallbackStore implements IdempotencyStore {
     secondaryBreaker.onSuccess();
     fallbacks.incrementAndGet();
     if (acquisition instanceof Acquired acquired) {
-      route(key, acquired.token(), false, requestHash, sentNanos + lockTimeout.toNanos());
+      route(key, acquired.token(), false, requestHash, sentNanos + lockTimeout.toNanos(), false);
     }
     return acquisition;
   }
@@ -308,8 +311,8 @@ public final class FallbackStore implements IdempotencyStore {
 
   private boolean completeOnPrimary(
       String key, long token, Route route, StoredResponse response, Duration retention) {
-    CompletedRecord record =
-        new CompletedRecord(key, route.requestHash(), token, response, retention);
+    CompletedRecord record = new CompletedRecord(
+        key, route.requestHash(), token, response, retention, route.afterPurge());
     StoreException primaryError = null;
     if (primaryBreaker.allows()) {
       try {
@@ -318,7 +321,14 @@ public final class FallbackStore implements IdempotencyStore {
         if (done && retention.compareTo(mirrorMinRetention) >= 0) {
           enqueueMirror(record);
         }
-        return done;
+        if (done || route.lockMayHaveRunOut()) {
+          return done;
+        }
+        // Nobody can have taken the key over while the lock held: the primary lost the claim
+        // (restarted empty, failed over), or an operator purged the key (JDBC then holds the
+        // purge's tombstone, which the copy below does not replace).
+        log.warn("{} no longer held the claim on key {} (restarted without its data?): storing "
+            + "the response in jdbc", primary.name(), key);
       } catch (StoreException e) {
         primaryFailed("complete", e);
         primaryError = e;
@@ -333,13 +343,18 @@ public final class FallbackStore implements IdempotencyStore {
       return false;
     }
     if (!secondaryBreaker.allows()) {
+      if (primaryError == null) {
+        return false;
+      }
       throw bothDown("complete", primaryError, null);
     }
     try {
       boolean written = secondary.mirror(List.of(record))[0];
       secondaryBreaker.onSuccess();
       fallbacks.incrementAndGet();
-      rescued.incrementAndGet();
+      if (written) {
+        rescued.incrementAndGet();
+      }
       return written;
     } catch (StoreException e) {
       secondaryFailed("complete", e);
@@ -405,7 +420,8 @@ public final class FallbackStore implements IdempotencyStore {
             : secondary.renew(key, token, lockTimeout);
     if (done && route != null) {
       routes.replace(claim, route,
-          new Route(primaryRoute, route.requestHash(), sentNanos + lockTimeout.toNanos()));
+          new Route(primaryRoute, route.requestHash(), sentNanos + lockTimeout.toNanos(),
+              route.afterPurge()));
     }
     return done;
   }
@@ -533,9 +549,10 @@ public final class FallbackStore implements IdempotencyStore {
         : notified.completeOnTimeout(null, WATCH_POLL_MS, TimeUnit.MILLISECONDS);
   }
 
-  private void route(
-      String key, long token, boolean onPrimary, String requestHash, long lockHeldUntilNanos) {
-    routes.put(new Claim(key, token), new Route(onPrimary, requestHash, lockHeldUntilNanos));
+  private void route(String key, long token, boolean onPrimary, String requestHash,
+      long lockHeldUntilNanos, boolean afterPurge) {
+    routes.put(new Claim(key, token),
+        new Route(onPrimary, requestHash, lockHeldUntilNanos, afterPurge));
     if (routes.size() > maxRoutes && sweeping.compareAndSet(false, true)) {
       try {
         // Owners that never came back (their lock ran out long ago) must not grow the map.
@@ -594,8 +611,11 @@ public final class FallbackStore implements IdempotencyStore {
     }
     List<CompletedRecord> records = new ArrayList<>(batch.size());
     batch.forEach(p -> records.add(p.record()));
+    int written = 0;
     try {
-      secondary.mirror(records);
+      for (boolean w : secondary.mirror(records)) {
+        written += w ? 1 : 0;
+      }
       secondaryBreaker.onSuccess();
     } catch (StoreException e) {
       secondaryFailed("mirror", e);
@@ -611,7 +631,9 @@ public final class FallbackStore implements IdempotencyStore {
       mirrorFailing = false;
       log.info("copying completed records to jdbc works again");
     }
-    mirrored.addAndGet(batch.size());
+    // A copy JDBC refused (it holds a live record for the key, or a purge's tombstone) is
+    // neither copied nor lost.
+    mirrored.addAndGet(written);
     long lag = System.nanoTime() - batch.get(0).enqueuedNanos();
     lastMirrorLagNanos = lag;
     if (lag > maxMirrorLagNanos) {

@@ -328,6 +328,7 @@ public final class JdbcStore implements IdempotencyStore {
                         .bind("headers", r.response().headersAsText())
                         .bind("body", r.response().body())
                         .bind("retentionMillis", r.retention().toMillis())
+                        .bind("afterPurge", r.afterPurge())
                         .add();
                   }
                   int[] counts = batch.execute();
