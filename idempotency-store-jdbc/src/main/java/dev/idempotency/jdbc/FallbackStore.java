@@ -44,7 +44,9 @@ import org.slf4j.LoggerFactory;
  *       primary dies while a request runs, its {@code complete} writes the response to JDBC.
  *   <li>When the primary grants a claim, the JDBC store is read once (a primary-key SELECT):
  *       a record it holds — completed or claimed while Redis was away, or mirrored before Redis
- *       lost its data — wins, and a completed one is copied back to Redis.
+ *       lost its data — wins, and a completed one is copied back to Redis. For one cool-down
+ *       and one lock timeout after the primary failed or came back, the key is claimed on JDBC
+ *       too, so a duplicate claiming it on JDBC alone at that moment cannot run as well.
  *   <li>Both stores down: {@link StoreException}; the filter's fail mode answers. While the JDBC
  *       breaker is open too, that costs no timeout either.
  * </ul>
@@ -124,6 +126,15 @@ public final class FallbackStore implements IdempotencyStore {
   private volatile long maxMirrorLagNanos;
   private volatile boolean mirrorFailing;
   private volatile boolean closed;
+  /**
+   * Until when ({@link System#nanoTime()}) a claim the primary grants is taken on JDBC as well:
+   * one cool-down and one lock timeout past the primary's last failure or return. Meanwhile
+   * requests of this JVM (its breaker open, or one failed call) or of another (whose breaker
+   * closes at its own time) may be claiming keys on JDBC alone, and a read of JDBC could miss a
+   * claim being made there: a duplicate on each store would both run.
+   */
+  private volatile long claimBothUntilNanos = System.nanoTime();
+  private volatile long lockTimeoutNanos = Duration.ofSeconds(30).toNanos();
 
   /** Which claim: a key and the token its owner holds. */
   private record Claim(String key, long token) {}
@@ -134,7 +145,11 @@ public final class FallbackStore implements IdempotencyStore {
    * call that took or renewed it was sent, so until then nobody can have taken the key over.
    */
   private record Route(
-      boolean primary, String requestHash, long lockHeldUntilNanos, boolean afterPurge) {
+      boolean primary,
+      String requestHash,
+      long lockHeldUntilNanos,
+      boolean afterPurge,
+      long secondaryToken) {
 
     boolean lockMayHaveRunOut() {
       return System.nanoTime() - lockHeldUntilNanos >= 0;
@@ -167,6 +182,9 @@ public final class FallbackStore implements IdempotencyStore {
   public Acquisition acquire(
       String key, String requestHash, Duration lockTimeout, Duration retention) {
     long sentNanos = System.nanoTime();
+    if (lockTimeoutNanos != lockTimeout.toNanos()) {
+      lockTimeoutNanos = lockTimeout.toNanos();
+    }
     if (primaryBreaker.allows()) {
       Acquisition acquisition;
       try {
@@ -177,6 +195,13 @@ public final class FallbackStore implements IdempotencyStore {
       }
       primarySucceeded();
       if (acquisition instanceof Acquired acquired) {
+        if (System.nanoTime() - claimBothUntilNanos < 0) {
+          Optional<Acquisition> onBoth =
+              claimOnSecondaryToo(key, requestHash, acquired, lockTimeout, retention, sentNanos);
+          if (onBoth.isPresent()) {
+            return onBoth.get();
+          }
+        }
         return checkSecondary(key, requestHash, acquired, lockTimeout, sentNanos);
       }
       if (acquisition instanceof Acquisition.InFlight) {
@@ -223,8 +248,40 @@ public final class FallbackStore implements IdempotencyStore {
     }
     boolean afterPurge = found.isPresent() && found.get().held() == null;
     route(key, acquired.token(), true, requestHash, sentNanos + lockTimeout.toNanos(),
-        afterPurge);
+        afterPurge, 0);
     return acquired;
+  }
+
+  /**
+   * In the window after the primary failed or came back ({@link #claimBothUntilNanos}): the key
+   * is claimed on JDBC too, so a duplicate claiming it on JDBC alone is fenced off by JDBC's own
+   * claim. JDBC's answer wins; a claim on both is completed, released and renewed on both.
+   * Empty when this cannot decide (JDBC failing, a completed record to copy back, a completion
+   * of this instance still queued for JDBC): the caller reads JDBC as outside the window.
+   */
+  private Optional<Acquisition> claimOnSecondaryToo(String key, String requestHash,
+      Acquired acquired, Duration lockTimeout, Duration retention, long sentNanos) {
+    if (mirrorPending.containsKey(key) || !secondaryBreaker.allows()) {
+      return Optional.empty();
+    }
+    Acquisition onSecondary;
+    try {
+      onSecondary = secondary.acquire(key, requestHash, lockTimeout, retention);
+      secondaryBreaker.onSuccess();
+    } catch (StoreException e) {
+      secondaryFailed("acquire", e);
+      return Optional.empty();
+    }
+    if (onSecondary instanceof Acquired claimed) {
+      route(key, acquired.token(), true, requestHash, sentNanos + lockTimeout.toNanos(), false,
+          claimed.token());
+      return Optional.of(acquired);
+    }
+    if (onSecondary instanceof Completed) {
+      return Optional.empty();
+    }
+    repairPrimary(key, acquired, onSecondary, null);
+    return Optional.of(onSecondary);
   }
 
   /**
@@ -288,7 +345,8 @@ public final class FallbackStore implements IdempotencyStore {
     secondaryBreaker.onSuccess();
     fallbacks.incrementAndGet();
     if (acquisition instanceof Acquired acquired) {
-      route(key, acquired.token(), false, requestHash, sentNanos + lockTimeout.toNanos(), false);
+      route(key, acquired.token(), false, requestHash, sentNanos + lockTimeout.toNanos(), false,
+          0);
     }
     return acquisition;
   }
@@ -318,7 +376,10 @@ public final class FallbackStore implements IdempotencyStore {
       try {
         boolean done = primary.complete(key, token, response, retention);
         primarySucceeded();
-        if (done && retention.compareTo(mirrorMinRetention) >= 0) {
+        if (done && route.secondaryToken() != 0) {
+          onSecondaryToo("complete",
+              () -> secondary.complete(key, route.secondaryToken(), response, retention));
+        } else if (done && retention.compareTo(mirrorMinRetention) >= 0) {
           enqueueMirror(record);
         }
         if (done || route.lockMayHaveRunOut()) {
@@ -336,8 +397,9 @@ public final class FallbackStore implements IdempotencyStore {
     }
     // The primary went away while the request ran: keep its response where the fallback looks.
     // Not once the claim's lock may have run out: another owner may have taken the key over on
-    // the primary, and JDBC, which never saw that claim, could not fence this write off.
-    if (route.lockMayHaveRunOut()) {
+    // the primary, and JDBC, which never saw that claim, could not fence this write off (unless
+    // it holds a claim of its own, below).
+    if (route.lockMayHaveRunOut() && route.secondaryToken() == 0) {
       log.warn("{} failed and the claim on key {} may have been taken over (its lock ran out): "
           + "its response is not stored", primary.name(), key);
       return false;
@@ -349,7 +411,9 @@ public final class FallbackStore implements IdempotencyStore {
       throw bothDown("complete", primaryError, null);
     }
     try {
-      boolean written = secondary.mirror(List.of(record))[0];
+      boolean written = route.secondaryToken() != 0
+          ? secondary.complete(key, route.secondaryToken(), response, retention)
+          : secondary.mirror(List.of(record))[0];
       secondaryBreaker.onSuccess();
       fallbacks.incrementAndGet();
       if (written) {
@@ -386,6 +450,9 @@ public final class FallbackStore implements IdempotencyStore {
     if (route != null && !route.primary()) {
       done = secondary.release(key, token);
     } else if (route != null) {
+      if (route.secondaryToken() != 0) {
+        onSecondaryToo("release", () -> secondary.release(key, route.secondaryToken()));
+      }
       done = onPrimary("release", () -> primary.release(key, token));
     } else {
       done = releaseUnrouted(key, token);
@@ -414,6 +481,9 @@ public final class FallbackStore implements IdempotencyStore {
     Route route = routes.get(claim);
     boolean primaryRoute = route == null || route.primary();
     long sentNanos = System.nanoTime();
+    if (route != null && route.secondaryToken() != 0) {
+      onSecondaryToo("renew", () -> secondary.renew(key, route.secondaryToken(), lockTimeout));
+    }
     boolean done =
         primaryRoute
             ? onPrimary("renew", () -> primary.renew(key, token, lockTimeout))
@@ -421,7 +491,7 @@ public final class FallbackStore implements IdempotencyStore {
     if (done && route != null) {
       routes.replace(claim, route,
           new Route(primaryRoute, route.requestHash(), sentNanos + lockTimeout.toNanos(),
-              route.afterPurge()));
+              route.afterPurge(), route.secondaryToken()));
     }
     return done;
   }
@@ -550,9 +620,9 @@ public final class FallbackStore implements IdempotencyStore {
   }
 
   private void route(String key, long token, boolean onPrimary, String requestHash,
-      long lockHeldUntilNanos, boolean afterPurge) {
+      long lockHeldUntilNanos, boolean afterPurge, long secondaryToken) {
     routes.put(new Claim(key, token),
-        new Route(onPrimary, requestHash, lockHeldUntilNanos, afterPurge));
+        new Route(onPrimary, requestHash, lockHeldUntilNanos, afterPurge, secondaryToken));
     if (routes.size() > maxRoutes && sweeping.compareAndSet(false, true)) {
       try {
         // Owners that never came back (their lock ran out long ago) must not grow the map.
@@ -643,11 +713,27 @@ public final class FallbackStore implements IdempotencyStore {
 
   private void primarySucceeded() {
     if (primaryBreaker.onSuccess()) {
+      claimBothFromNow();
       log.info("{} answers again: traffic is back on it", primary.name());
     }
   }
 
+  private void claimBothFromNow() {
+    claimBothUntilNanos = System.nanoTime() + coolDown.toNanos() + lockTimeoutNanos;
+  }
+
+  /** The JDBC half of a claim held on both stores: its failure leaves it to expire. */
+  private void onSecondaryToo(String operation, java.util.function.BooleanSupplier call) {
+    try {
+      call.getAsBoolean();
+      secondaryBreaker.onSuccess();
+    } catch (StoreException e) {
+      secondaryFailed(operation, e);
+    }
+  }
+
   private void primaryFailed(String operation, StoreException e) {
+    claimBothFromNow();
     if (primaryBreaker.onFailure()) {
       log.warn("{} failed ({}: {}); serving from jdbc, probing {} every {}",
           primary.name(), operation, e.getMessage(), primary.name(), coolDown);
