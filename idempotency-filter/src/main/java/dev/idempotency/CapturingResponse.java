@@ -143,8 +143,82 @@ final class CapturingResponse extends HttpServletResponseWrapper {
     }
   }
 
+  /**
+   * The handler wrote all of its declared body, or closed the stream, while the end is held:
+   * the container would have committed the response, so it looks committed. What a handler does
+   * to a committed response (a status or header set late: ignored; {@code sendError}, a reset:
+   * {@link IllegalStateException}) must not change the answer the client gets.
+   */
+  private boolean endedWhileHeld() {
+    TeeOutputStream s = stream;
+    return holding && s != null && s.ended;
+  }
+
+  private void refuseIfEnded() {
+    if (endedWhileHeld()) {
+      throw new IllegalStateException("the response is committed");
+    }
+  }
+
+  @Override
+  public boolean isCommitted() {
+    return endedWhileHeld() || super.isCommitted();
+  }
+
+  @Override
+  public void setStatus(int sc) {
+    if (!endedWhileHeld()) {
+      super.setStatus(sc);
+    }
+  }
+
+  @Override
+  public void setDateHeader(String name, long date) {
+    if (!endedWhileHeld()) {
+      super.setDateHeader(name, date);
+    }
+  }
+
+  @Override
+  public void addDateHeader(String name, long date) {
+    if (!endedWhileHeld()) {
+      super.addDateHeader(name, date);
+    }
+  }
+
+  @Override
+  public void addIntHeader(String name, int value) {
+    if (!endedWhileHeld()) {
+      super.addIntHeader(name, value);
+    }
+  }
+
+  @Override
+  public void addCookie(jakarta.servlet.http.Cookie cookie) {
+    if (!endedWhileHeld()) {
+      super.addCookie(cookie);
+    }
+  }
+
+  @Override
+  public void setContentType(String type) {
+    if (!endedWhileHeld()) {
+      super.setContentType(type);
+    }
+  }
+
+  @Override
+  public void setCharacterEncoding(String charset) {
+    if (!endedWhileHeld()) {
+      super.setCharacterEncoding(charset);
+    }
+  }
+
   @Override
   public void setContentLength(int len) {
+    if (endedWhileHeld()) {
+      return;
+    }
     super.setContentLength(len);
     declaredLength = len;
     capture.expect(len);
@@ -152,6 +226,9 @@ final class CapturingResponse extends HttpServletResponseWrapper {
 
   @Override
   public void setContentLengthLong(long len) {
+    if (endedWhileHeld()) {
+      return;
+    }
     super.setContentLengthLong(len);
     declaredLength = len;
     capture.expect(len);
@@ -159,6 +236,9 @@ final class CapturingResponse extends HttpServletResponseWrapper {
 
   @Override
   public void setHeader(String name, String value) {
+    if (endedWhileHeld()) {
+      return;
+    }
     super.setHeader(name, value);
     contentLengthHeader(name, value);
     if (name != null && AS_SET.contains(name)) {
@@ -171,6 +251,9 @@ final class CapturingResponse extends HttpServletResponseWrapper {
 
   @Override
   public void addHeader(String name, String value) {
+    if (endedWhileHeld()) {
+      return;
+    }
     super.addHeader(name, value);
     contentLengthHeader(name, value);
     if (name != null && value != null && AS_SET.contains(name)) {
@@ -181,12 +264,18 @@ final class CapturingResponse extends HttpServletResponseWrapper {
   /** Tomcat adds its {@code Content-Language} only at commit, often after the store write. */
   @Override
   public void setLocale(java.util.Locale locale) {
+    if (endedWhileHeld()) {
+      return;
+    }
     super.setLocale(locale);
     localeSet = locale != null;
   }
 
   @Override
   public void setIntHeader(String name, int value) {
+    if (endedWhileHeld()) {
+      return;
+    }
     super.setIntHeader(name, value);
     contentLengthHeader(name, Integer.toString(value));
   }
@@ -219,6 +308,7 @@ final class CapturingResponse extends HttpServletResponseWrapper {
 
   @Override
   public void sendError(int sc, String msg) throws IOException {
+    refuseIfEnded();
     super.sendError(sc, msg);
     errorSent = true;
     errorMessage = msg;
@@ -226,12 +316,14 @@ final class CapturingResponse extends HttpServletResponseWrapper {
 
   @Override
   public void sendError(int sc) throws IOException {
+    refuseIfEnded();
     super.sendError(sc);
     errorSent = true;
   }
 
   @Override
   public void sendRedirect(String location) throws IOException {
+    refuseIfEnded();
     endedWithoutBody = true;
     super.sendRedirect(location);
     redirect = location;
@@ -239,6 +331,7 @@ final class CapturingResponse extends HttpServletResponseWrapper {
 
   @Override
   public void reset() {
+    refuseIfEnded();
     super.reset();
     declaredLength = -1;
     if (stream != null) {
@@ -253,6 +346,7 @@ final class CapturingResponse extends HttpServletResponseWrapper {
 
   @Override
   public void resetBuffer() {
+    refuseIfEnded();
     super.resetBuffer();
     if (stream != null) {
       stream.reset();

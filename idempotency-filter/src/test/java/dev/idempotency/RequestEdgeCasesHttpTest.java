@@ -75,6 +75,24 @@ class RequestEdgeCasesHttpTest {
     assertThat(app.executions).hasValue(1);
   }
 
+  // While the filter holds the declared body's last byte the response is not committed in the
+  // container; to the handler it must look committed, as it would without the filter.
+  @Test
+  void aStatusOrErrorAfterTheWholeDeclaredBodyChangesNothing() throws Exception {
+    JettyServer s = start(b -> b);
+    for (String path : new String[] {"/late-status", "/late-status?sendError=1"}) {
+      String key = UUID.randomUUID().toString();
+      HttpResponse<byte[]> first = send(post(s, path, key, "application/json", new byte[0]));
+      HttpResponse<byte[]> retry = send(post(s, path, key, "application/json", new byte[0]));
+      assertThat(first.statusCode()).as(path).isEqualTo(201);
+      assertThat(first.headers().firstValue("X-Late")).isEmpty();
+      assertThat(retry.statusCode()).isEqualTo(201);
+      assertThat(retry.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+      assertThat(retry.body()).isEqualTo(first.body());
+    }
+    assertThat(app.executions).hasValue(2);
+  }
+
   // Never a 500 from the filter: a charset nobody knows is the servlet's business, not ours.
   @Test
   void anUnknownCharsetInTheContentTypeIsHandledAndReplayed() throws Exception {

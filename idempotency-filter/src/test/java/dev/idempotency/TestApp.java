@@ -88,6 +88,24 @@ public final class TestApp extends HttpServlet {
         resp.setContentType("text/plain");
         resp.getOutputStream().write(("odd " + n).getBytes(StandardCharsets.UTF_8));
       }
+      case "/late-status" -> {
+        // The whole declared body, then a late status and header: without the filter the
+        // container has committed by then and ignores both.
+        byte[] body = ("done " + n).getBytes(StandardCharsets.UTF_8);
+        resp.setStatus(201);
+        resp.setContentType("text/plain");
+        resp.setContentLength(body.length);
+        resp.getOutputStream().write(body);
+        resp.setStatus(500);
+        resp.setHeader("X-Late", "1");
+        if (resp.isCommitted() && req.getParameter("sendError") != null) {
+          try {
+            resp.sendError(500);
+          } catch (IllegalStateException e) {
+            resp.setHeader("X-Refused", "sendError");
+          }
+        }
+      }
       case "/status" -> {
         resp.setStatus(Integer.parseInt(req.getParameter("code")));
         resp.setContentType("text/plain");
