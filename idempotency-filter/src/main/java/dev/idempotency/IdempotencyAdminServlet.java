@@ -97,7 +97,10 @@ public final class IdempotencyAdminServlet extends HttpServlet {
         Duration olderThan = req.getParameter("olderThan") == null ? Duration.ZERO
             : Settings.parseDuration(req.getParameter("olderThan"));
         int limit = req.getParameter("limit") == null ? 100
-            : Math.max(1, Math.min(10_000, Integer.parseInt(req.getParameter("limit"))));
+            : Integer.parseInt(req.getParameter("limit"));
+        if (limit < 1 || limit > 10_000) {
+          throw new IllegalArgumentException("limit must be from 1 to 10000: " + limit);
+        }
         List<RecordInfo> records = store.inFlightOlderThan(olderThan, limit);
         ArrayNode array = JSON.createArrayNode();
         records.forEach(r -> array.add(describe(r)));

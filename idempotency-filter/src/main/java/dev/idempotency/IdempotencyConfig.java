@@ -76,7 +76,7 @@ public record IdempotencyConfig(
           "idempotency.rollout.percent must be 0..100: " + rolloutPercent);
     }
     Objects.requireNonNull(header, "header");
-    if (header.isBlank() || !header.chars().allMatch(c -> c > 0x20 && c < 0x7f && c != ':')) {
+    if (!isHeaderName(header)) {
       throw new IllegalArgumentException("idempotency.header must be a header name: " + header);
     }
     methods = methods.stream().map(m -> m.toUpperCase(Locale.ROOT)).collect(
@@ -88,6 +88,10 @@ public record IdempotencyConfig(
     excludePaths = List.copyOf(excludePaths);
     Objects.requireNonNull(keyMode, "keyMode");
     Objects.requireNonNull(keyFormat, "keyFormat");
+    if (scopeHeader != null && !isHeaderName(scopeHeader)) {
+      throw new IllegalArgumentException(
+          "idempotency.scope.header must be a header name: " + scopeHeader);
+    }
     // Stores keep milliseconds: under 1 ms would be a lock that is stale when written or a TTL
     // Redis refuses. The upper bounds keep every value far inside what the stores can hold
     // (PostgreSQL intervals, Redis PX) and what anyone means by a lock or a retention.
@@ -98,14 +102,21 @@ public record IdempotencyConfig(
     ignoreFields = List.copyOf(ignoreFields);
     Objects.requireNonNull(inFlight, "inFlight");
     Objects.requireNonNull(failMode, "failMode");
-    if (maxRequestBytes < 0 || maxRequestBytes > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException(
-          "idempotency.max-request-bytes must be from 0 bytes to under 2GiB: " + maxRequestBytes);
+    if (maxRequestBytes < 0 || maxRequestBytes > MAX_BYTES) {
+      throw new IllegalArgumentException("idempotency.max-request-bytes must be from 0 to "
+          + MAX_BYTES + " bytes (2GiB - 9): " + maxRequestBytes);
     }
-    if (maxResponseBytes < 0 || maxResponseBytes > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException(
-          "idempotency.max-response-bytes must be from 0 bytes to under 2GiB: " + maxResponseBytes);
+    if (maxResponseBytes < 0 || maxResponseBytes > MAX_BYTES) {
+      throw new IllegalArgumentException("idempotency.max-response-bytes must be from 0 to "
+          + MAX_BYTES + " bytes (2GiB - 9): " + maxResponseBytes);
     }
+  }
+
+  /** The largest Java array a body is buffered in. */
+  private static final long MAX_BYTES = Integer.MAX_VALUE - 8;
+
+  private static boolean isHeaderName(String name) {
+    return !name.isBlank() && name.chars().allMatch(c -> c > 0x20 && c < 0x7f && c != ':');
   }
 
   private static final Duration MAX_LOCK_TIMEOUT = Duration.ofDays(1);

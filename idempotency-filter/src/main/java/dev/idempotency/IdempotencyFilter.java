@@ -939,6 +939,10 @@ public final class IdempotencyFilter implements Filter {
         throw new IllegalArgumentException("no setting named " + name + "; known: "
             + Settings.DEFAULTS.keySet());
       }
+      if (name.equals("store") || name.startsWith("redis.") || name.startsWith("jdbc.")) {
+        // Taken by the filter's init-params only: this builder was given its store.
+        throw new IllegalArgumentException(name + " chooses a store; the builder was given one");
+      }
       values.put(name, value);
       return this;
     }

@@ -40,7 +40,7 @@ public final class Settings {
     config =
         new IdempotencyConfig(
             r.bool("enabled"),
-            (int) r.integer("rollout.percent"),
+            r.percent("rollout.percent"),
             r.string("header"),
             r.set("methods"),
             r.paths("paths.include"),
@@ -81,11 +81,12 @@ public final class Settings {
       Function<String, String> systemProperties) {
     return new Settings(
         name -> {
+          // A blank value (-Didempotency.retention=) is no value: the next source answers.
           String value = systemProperties.apply(propertyName(name));
-          if (value == null) {
+          if (value == null || value.isBlank()) {
             value = environment.apply(environmentName(name));
           }
-          if (value == null) {
+          if (value == null || value.isBlank()) {
             value = initParams.apply(name);
           }
           return value;
@@ -218,24 +219,25 @@ public final class Settings {
       throw bad(name, v, "true or false");
     }
 
-    long integer(String name) {
+    int percent(String name) {
       String v = string(name);
       try {
-        return Long.parseLong(v);
+        int percent = Integer.parseInt(v);
+        if (percent >= 0 && percent <= 100) {
+          return percent;
+        }
       } catch (NumberFormatException e) {
-        throw bad(name, v, "a whole number");
+        // below
       }
+      throw bad(name, v, "a whole number from 0 to 100");
     }
 
+    /** Parsed only: IdempotencyConfig checks the range, naming it. */
     Duration duration(String name) {
       String v = string(name);
       try {
-        Duration d = parseDuration(v);
-        if (d.isNegative() || d.isZero()) {
-          throw bad(name, v, "a positive duration");
-        }
-        return d;
-      } catch (DateTimeParseException | ArithmeticException e) {
+        return parseDuration(v);
+      } catch (DateTimeParseException | ArithmeticException | NumberFormatException e) {
         throw bad(name, v, "a duration like 250ms, 30s, 5m, 24h or PT30S");
       }
     }

@@ -191,6 +191,11 @@ class ObservabilityTest {
       assertThat(r.statusCode()).as("olderThan=" + bad).isEqualTo(400);
       assertThat(r.headers().firstValue("Content-Type")).contains("application/problem+json");
     }
+    for (String bad : new String[] {"-1", "0", "10001", "many"}) {
+      HttpResponse<byte[]> r = admin("GET", "/in-flight?limit=" + bad, "s3cret");
+      assertThat(r.statusCode()).as("limit=" + bad).isEqualTo(400);
+    }
+    assertThat(admin("GET", "/in-flight?limit=10000", "s3cret").statusCode()).isEqualTo(200);
     HttpResponse<byte[]> lowerCase = send(HttpRequest.newBuilder(uri("/idempotency/in-flight"))
         .header("Authorization", "bearer s3cret").GET());
     assertThat(lowerCase.statusCode()).isEqualTo(200);

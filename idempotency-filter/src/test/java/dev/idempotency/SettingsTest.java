@@ -117,9 +117,41 @@ class SettingsTest {
   }
 
   @Test
+  void outOfRangeAndMalformedValuesAreRefusedNamingTheSetting() {
+    // Not wrapped around into range as an int (4294967346 was read as 50).
+    assertThatThrownBy(() -> read(Map.of("rollout.percent", "4294967346"), Map.of(), Map.of()))
+        .hasMessage("idempotency.rollout.percent must be a whole number from 0 to 100: "
+            + "'4294967346'");
+    assertThatThrownBy(() -> read(Map.of("rollout.percent", "101"), Map.of(), Map.of()))
+        .hasMessageContaining("idempotency.rollout.percent");
+    assertThatThrownBy(() -> read(Map.of("lock-timeout", "99999999999999999999s"), Map.of(),
+        Map.of())).hasMessageContaining("idempotency.lock-timeout must be a duration");
+    assertThatThrownBy(() -> read(Map.of("lock-timeout", "0ms"), Map.of(), Map.of()))
+        .hasMessageContaining("idempotency.lock-timeout must be between 1ms and 1d");
+    // A header nobody can send would put every caller in one scope.
+    assertThatThrownBy(() -> read(Map.of("scope.header", "Bad Header:"), Map.of(), Map.of()))
+        .hasMessageContaining("idempotency.scope.header must be a header name");
+    assertThatThrownBy(() -> read(Map.of("max-request-bytes", "2147483640"), Map.of(), Map.of()))
+        .hasMessageContaining("from 0 to 2147483639 bytes");
+    assertThat(read(Map.of("max-request-bytes", "2147483639"), Map.of(), Map.of()).config()
+        .maxRequestBytes()).isEqualTo(2147483639L);
+  }
+
+  @Test
+  void aBlankValueLeavesTheSettingToTheNextSource() {
+    IdempotencyConfig c = read(Map.of(), Map.of("IDEMPOTENCY_RETENTION", "2h"),
+        Map.of("idempotency.retention", "")).config();
+    assertThat(c.retention()).isEqualTo(Duration.ofHours(2));
+    assertThat(read(Map.of("retention", "3h"), Map.of("IDEMPOTENCY_RETENTION", " "), Map.of())
+        .config().retention()).isEqualTo(Duration.ofHours(3));
+  }
+
+  @Test
   void builderRejectsUnknownSettingsAndBadValuesAtBuild() {
     assertThatThrownBy(() -> IdempotencyFilter.builder(new dev.idempotency.memory.MemoryStore())
         .set("lock-timout", "1s")).hasMessageContaining("lock-timout");
+    assertThatThrownBy(() -> IdempotencyFilter.builder(new dev.idempotency.memory.MemoryStore())
+        .set("store", "redis")).hasMessageContaining("the builder was given one");
     assertThatThrownBy(() -> IdempotencyFilter.builder(new dev.idempotency.memory.MemoryStore())
         .retention(Duration.ZERO).build()).hasMessageContaining("idempotency.retention");
   }

@@ -11,7 +11,7 @@ import java.util.Objects;
  *     when no store can be reached
  * @param breaker the circuit breaker in front of the primary store; {@link Breaker#NONE} for a
  *     store without one
- * @param fallbacks operations answered by the fallback store because the primary was down,
+ * @param fallbacks claims answered by the fallback store because the primary was down,
  *     counted since the store was created; never decreases
  */
 public record StoreStatus(String serving, Breaker breaker, long fallbacks) {

@@ -75,7 +75,8 @@ public final class FallbackStore implements IdempotencyStore {
    * @param breaker the primary (Redis) breaker
    * @param serving the name of the store new requests go to: the primary's, or {@code jdbc}
    * @param jdbcBreaker the breaker in front of the JDBC store
-   * @param fallbacks operations answered by JDBC because the primary was down
+   * @param fallbacks claims answered by JDBC because the primary was down: acquires, and
+   *     completes of primary claims whose response went to JDBC
    * @param mirrored records copied to JDBC by the write-behind queue
    * @param mirrorDropped records not copied: queue full, or JDBC failing
    * @param mirrorPending records waiting in the queue or being written
@@ -389,7 +390,7 @@ public final class FallbackStore implements IdempotencyStore {
         // (restarted empty, failed over), or an operator purged the key (JDBC then holds the
         // purge's tombstone, which the copy below does not replace).
         log.warn("{} no longer held the claim on key {} (restarted without its data?): storing "
-            + "the response in jdbc", primary.name(), key);
+            + "the response in jdbc", primary.name(), shown(key));
       } catch (StoreException e) {
         primaryFailed("complete", e);
         primaryError = e;
@@ -401,7 +402,7 @@ public final class FallbackStore implements IdempotencyStore {
     // it holds a claim of its own, below).
     if (route.lockMayHaveRunOut() && route.secondaryToken() == 0) {
       log.warn("{} failed and the claim on key {} may have been taken over (its lock ran out): "
-          + "its response is not stored", primary.name(), key);
+          + "its response is not stored", primary.name(), shown(key));
       return false;
     }
     if (!secondaryBreaker.allows()) {
@@ -709,6 +710,11 @@ public final class FallbackStore implements IdempotencyStore {
     if (lag > maxMirrorLagNanos) {
       maxMirrorLagNanos = lag;
     }
+  }
+
+  /** A key as logs show it: its first 12 characters, as the filter's (docs/observability.md). */
+  private static String shown(String key) {
+    return key.length() > 12 ? key.substring(0, 12) : key;
   }
 
   private void primarySucceeded() {

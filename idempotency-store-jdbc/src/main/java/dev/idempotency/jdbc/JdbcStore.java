@@ -461,6 +461,12 @@ public final class JdbcStore implements IdempotencyStore {
     return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
   }
 
+  /** Whether the store's table is visible on the connection's search path. */
+  private boolean hasTable() {
+    return call("start-up", h -> h.createQuery(
+        "SELECT to_regclass('idempotency_record') IS NOT NULL").mapTo(Boolean.class).one());
+  }
+
   private void applySchema() {
     jdbi.useTransaction(
         h -> {
@@ -625,6 +631,12 @@ public final class JdbcStore implements IdempotencyStore {
       }
       JdbcStore store = new JdbcStore(pool, pool, this);
       startUp(store, redact(url));
+      if (!createSchema && !store.hasTable()) {
+        // Every request would fail on it and run unprotected, one WARN each.
+        store.close();
+        throw new StoreException(NAME, "no table idempotency_record in " + redact(url)
+            + ": set idempotency.jdbc.create-schema=true, or apply schema-postgresql.sql", null);
+      }
       return store;
     }
 

@@ -73,6 +73,25 @@ class JdbcStoreTest extends IdempotencyStoreContract {
     return secondStore;
   }
 
+  // Without the table every request would run unprotected, each with a WARN.
+  @Test
+  void aDatabaseWithoutTheTableIsRefusedAtStartUpUnlessTheStoreCreatesIt() throws Exception {
+    String empty = "no_table_" + UUID.randomUUID().toString().replace("-", "");
+    try (java.sql.Connection c = pg.dataSource().getConnection();
+        java.sql.Statement s = c.createStatement()) {
+      s.execute("CREATE DATABASE " + empty);
+    }
+    String url = pg.jdbcUrl().replace("/postgres", "/" + empty);
+    assertThatThrownBy(() -> storeOn(url).build())
+        .isInstanceOf(dev.idempotency.spi.StoreException.class)
+        .hasMessageContaining("no table idempotency_record")
+        .hasMessageContaining("idempotency.jdbc.create-schema=true");
+    try (JdbcStore created = storeOn(url).createSchema(true).build();
+        JdbcStore existing = storeOn(url).build()) {
+      assertThat(existing.acquire("k", "h", LONG, RETENTION)).isInstanceOf(Acquired.class);
+    }
+  }
+
   @Test
   void twoInstancesRacingOnAThousandKeysHaveExactlyOneWinnerEach() throws Exception {
     List<String> keys = new ArrayList<>();

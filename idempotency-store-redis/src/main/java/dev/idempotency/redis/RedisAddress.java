@@ -58,7 +58,17 @@ final class RedisAddress {
       throw new IllegalArgumentException("a # in a password must be percent-encoded (%23)");
     }
     String uri = value.contains("://") ? value : "redis://" + value;
-    return RedisURI.create(uri);
+    RedisURI parsed = RedisURI.create(uri);
+    String host = parsed.getHost();
+    // Lettuce takes "host:notaport" whole as the host name, on the default port.
+    if (host != null && host.indexOf(':') >= 0 && !isIpv6Literal(host)) {
+      throw new IllegalArgumentException("the port is not a number: " + host);
+    }
+    return parsed;
+  }
+
+  private static boolean isIpv6Literal(String host) {
+    return host.indexOf(':') != host.lastIndexOf(':') && host.matches("\\[?[0-9A-Fa-f:.]+]?");
   }
 
   private static RedisAddress clusterOf(String rest, boolean ssl) {

@@ -56,6 +56,17 @@ class RedisAddressTest {
   }
 
   @Test
+  void aPortThatIsNotANumberIsRefused() {
+    assertThatThrownBy(() -> RedisAddress.parse("redis://:s3cret@127.0.0.1:notaport"))
+        .hasMessageContaining("idempotency.redis.uri")
+        .hasMessageContaining("the port is not a number")
+        .hasMessageNotContaining("s3cret");
+    assertThatThrownBy(() -> RedisAddress.parse("127.0.0.1:abc"))
+        .hasMessageContaining("the port is not a number");
+    assertThat(RedisAddress.parse("redis://[::1]:6390").uris().get(0).getPort()).isEqualTo(6390);
+  }
+
+  @Test
   void badValuesNameTheSettingButNotThePassword() {
     assertThatThrownBy(() -> RedisAddress.parse(" "))
         .hasMessageContaining("idempotency.redis.uri");
