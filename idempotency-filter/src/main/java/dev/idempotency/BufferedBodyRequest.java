@@ -40,6 +40,7 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
   private final boolean containerParameters;
   private ServletResponse asyncResponse;
   private Runnable beforeAsyncComplete;
+  private Runnable beforeAsyncDispatch;
   private AsyncContext asyncContext;
   private BodyStream stream;
   private BufferedReader reader;
@@ -77,9 +78,13 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
     this.asyncResponse = response;
   }
 
-  /** Runs {@code action} when the handler calls {@code AsyncContext#complete()}, before it. */
-  void beforeAsyncComplete(Runnable action) {
+  /**
+   * Runs {@code action} when the handler calls {@code AsyncContext#complete()}, before it, and
+   * {@code beforeDispatch} before an {@code AsyncContext#dispatch}.
+   */
+  void beforeAsyncEnd(Runnable action, Runnable beforeDispatch) {
     this.beforeAsyncComplete = action;
+    this.beforeAsyncDispatch = beforeDispatch;
   }
 
   /** The body's charset for hashing and forms: the declared one, else UTF-8. */
@@ -222,7 +227,8 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
 
   private AsyncContext wrap(AsyncContext context) {
     asyncContext = beforeAsyncComplete == null
-        ? context : new CompletingAsyncContext(context, beforeAsyncComplete);
+        ? context
+        : new CompletingAsyncContext(context, beforeAsyncComplete, beforeAsyncDispatch);
     return asyncContext;
   }
 

@@ -67,8 +67,9 @@ final class CapturingResponse extends HttpServletResponseWrapper {
   private long declaredLength = -1;
   private volatile boolean holding;
   /**
-   * The container ended the response with no body to hold back: a redirect, or a flush with
-   * {@code Content-Length: 0}. A retry then waits for the store write instead of a 409.
+   * The container ended the response with no body to hold back (a redirect, a flush with
+   * {@code Content-Length: 0}), or ends it after an async dispatch. A retry then waits for the
+   * store write instead of a 409.
    */
   private volatile boolean endedWithoutBody;
   private volatile boolean writerCloseDeferred;
@@ -100,6 +101,15 @@ final class CapturingResponse extends HttpServletResponseWrapper {
   boolean bodyEnded() {
     TeeOutputStream s = stream;
     return endedWithoutBody || (s != null && s.ended);
+  }
+
+  /**
+   * The handler dispatched its async request: the container ends the response when the
+   * dispatched servlet returns, and the filter stores it after that. A retry in this JVM waits
+   * for the store write meanwhile, as for a response that already ended.
+   */
+  void endsByDispatch() {
+    endedWithoutBody = true;
   }
 
   /** From now until {@link #releaseHeld()}, hold back what would end the response. */

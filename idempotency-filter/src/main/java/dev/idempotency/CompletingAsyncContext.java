@@ -12,16 +12,19 @@ import jakarta.servlet.ServletResponse;
  * response is stored while the request is still open, so a retry on the same connection (which
  * the container reads only after this request ends) finds it completed, never in flight.
  * {@code AsyncListener#onComplete} comes too late for that: containers may run it after the
- * connection has moved on.
+ * connection has moved on. A {@code dispatch} is announced before it happens: the container then
+ * ends the response itself, and the filter stores it only after that.
  */
 final class CompletingAsyncContext implements AsyncContext {
 
   private final AsyncContext context;
   private final Runnable beforeComplete;
+  private final Runnable beforeDispatch;
 
-  CompletingAsyncContext(AsyncContext context, Runnable beforeComplete) {
+  CompletingAsyncContext(AsyncContext context, Runnable beforeComplete, Runnable beforeDispatch) {
     this.context = context;
     this.beforeComplete = beforeComplete;
+    this.beforeDispatch = beforeDispatch;
   }
 
   @Override
@@ -50,16 +53,19 @@ final class CompletingAsyncContext implements AsyncContext {
 
   @Override
   public void dispatch() {
+    beforeDispatch.run();
     context.dispatch();
   }
 
   @Override
   public void dispatch(String path) {
+    beforeDispatch.run();
     context.dispatch(path);
   }
 
   @Override
   public void dispatch(ServletContext servletContext, String path) {
+    beforeDispatch.run();
     context.dispatch(servletContext, path);
   }
 

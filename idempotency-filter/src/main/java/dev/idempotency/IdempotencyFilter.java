@@ -653,7 +653,7 @@ public final class IdempotencyFilter implements Filter {
     request.asyncResponse(capture);
     Run run = new Run(key, requestHash, token, keyed, capture, clock.instant());
     localRuns.put(key, run);
-    request.beforeAsyncComplete(() -> run.finish(false));
+    request.beforeAsyncEnd(() -> run.finish(false), capture::endsByDispatch);
     capture.holdEnd();
     boolean async = false;
     try {

@@ -583,6 +583,45 @@ class IdempotencyFilterTest {
   }
 
   /**
+   * An async request ended by {@code dispatch()}: the container ends the response, then the
+   * filter stores it. A retry in that instant waits for the store write instead of a 409.
+   */
+  @Test
+  void retryOfAResponseEndedByAsyncDispatchWaitsForItsStoreWrite() throws Exception {
+    java.util.concurrent.CountDownLatch completing = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch mayComplete = new java.util.concurrent.CountDownLatch(1);
+    IdempotencyStore slow = new ForwardingStore(new MemoryStore()) {
+      @Override
+      public boolean complete(String k, long t, StoredResponse r, Duration d) {
+        arriveAndWait(completing, mayComplete);
+        return super.complete(k, t, r, d);
+      }
+    };
+    server = JettyServer.start(IdempotencyFilter.builder(slow).build(), app);
+    String key = UUID.randomUUID().toString();
+    var first = IdempotencyFilterHttpContract.CLIENT.sendAsync(
+        post(server.uri("/async-dispatch"), key, "{}").build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(completing.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+    java.net.http.HttpClient other = java.net.http.HttpClient.newBuilder()
+        .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+    var retry = other.sendAsync(post(server.uri("/async-dispatch"), key, "{}").build(),
+        HttpResponse.BodyHandlers.ofString());
+    org.awaitility.Awaitility.await().during(Duration.ofMillis(200))
+        .atMost(Duration.ofSeconds(5)).until(() -> !retry.isDone());
+    mayComplete.countDown();
+
+    assertThat(first.get(10, java.util.concurrent.TimeUnit.SECONDS).body())
+        .isEqualTo("dispatched after execution 1");
+    HttpResponse<String> replay = retry.get(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(replay.statusCode()).isEqualTo(202);
+    assertThat(replay.body()).isEqualTo("dispatched after execution 1");
+    assertThat(replay.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+    assertThat(app.executions).hasValue(1);
+  }
+
+  /**
    * An async handler whose client already has the whole response but which has not completed
    * yet: a retry waits for the store write and is replayed, instead of a 409.
    */

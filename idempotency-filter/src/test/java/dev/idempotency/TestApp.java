@@ -56,6 +56,13 @@ public final class TestApp extends HttpServlet {
 
   @Override
   protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+    if (req.getDispatcherType() == jakarta.servlet.DispatcherType.ASYNC) {
+      // /async-dispatch, dispatched back here: the answer, not another execution.
+      resp.setStatus(202);
+      resp.setContentType("text/plain");
+      resp.getWriter().write("dispatched after execution " + executions.get());
+      return;
+    }
     if (req.getMethod().equals("GET")) {
       resp.getWriter().write("get " + executions.get());
       return;
@@ -152,6 +159,10 @@ public final class TestApp extends HttpServlet {
             asyncEndedCompleted.countDown();
           }
         });
+      }
+      case "/async-dispatch" -> {
+        AsyncContext async = req.startAsync();
+        async.start(async::dispatch);
       }
       case "/async-sized" -> {
         // Writes its whole declared body and flushes while the filter may still be returning.
