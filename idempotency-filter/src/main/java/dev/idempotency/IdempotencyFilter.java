@@ -753,8 +753,8 @@ public final class IdempotencyFilter implements Filter {
       long startNanos = System.nanoTime();
       try {
         if (!store.complete(key, token, response, retention)) {
-          log.warn("could not store the response of key {}: its lock was taken over",
-              prefix(key));
+          log.warn("could not store the response of key {}: the store no longer holds its "
+              + "claim (taken over, purged, evicted, or refused)", prefix(key));
         }
       } catch (StoreException e) {
         log.warn("storing the response of key {} failed, retrying in the background: {}",

@@ -9,7 +9,7 @@ import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisCommandTimeoutException;
+import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
@@ -42,6 +42,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -98,6 +99,7 @@ public final class RedisStore implements IdempotencyStore {
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
 
   private static final String NAME = "redis";
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RedisStore.class);
   /** How long the mark of a watch on a key with no record yet stays; longer than any wait. */
   static final long WATCH_PLACEHOLDER_MS = 60_000;
   private static final RedisCodec<String, byte[]> CODEC =
@@ -125,6 +127,10 @@ public final class RedisStore implements IdempotencyStore {
   private final AtomicBoolean subscribedOnce = new AtomicBoolean();
   private final ConcurrentHashMap<String, List<CompletableFuture<Void>>> watchers =
       new ConcurrentHashMap<>();
+  /** Redis's {@code maxmemory-policy}, read at start-up; null if it could not be read. */
+  private final String maxmemoryPolicy;
+  /** The largest argument Redis takes ({@code proto-max-bulk-len}); 512 MiB if unreadable. */
+  private final long maxArgumentBytes;
 
   /**
    * Request threads hand each command to the connection's event loop, which wrote and flushed
@@ -225,6 +231,8 @@ public final class RedisStore implements IdempotencyStore {
             }
           });
       pubSub.sync().psubscribe(globEscaped(channelPrefix) + "*");
+      this.maxmemoryPolicy = readMaxmemoryPolicy();
+      this.maxArgumentBytes = maxArgumentBytes();
     } catch (RuntimeException e) {
       if (created != null) {
         created.shutdown(Duration.ZERO, Duration.ofSeconds(2));
@@ -233,6 +241,54 @@ public final class RedisStore implements IdempotencyStore {
       throw new StoreException(
           NAME, "cannot connect to Redis at " + address + ": " + rootMessage(e), e);
     }
+  }
+
+  /**
+   * Redis's {@code maxmemory-policy} (on Cluster, the answering node's), logged at ERROR unless
+   * {@code noeviction}: every record has a TTL, so every policy but that one may evict claims and
+   * responses. Null if {@code INFO} is refused.
+   */
+  @SuppressWarnings("unchecked")
+  private String readMaxmemoryPolicy() {
+    String info;
+    try {
+      info = connection instanceof StatefulRedisConnection<String, byte[]> standalone
+          ? standalone.sync().info("memory")
+          : ((StatefulRedisClusterConnection<String, byte[]>) connection).sync().info("memory");
+    } catch (RedisException e) {
+      return null;
+    }
+    for (String line : info.split("\r?\n")) {
+      if (line.startsWith("maxmemory_policy:")) {
+        String policy = line.substring("maxmemory_policy:".length()).trim();
+        if (!policy.equals("noeviction")) {
+          LOG.error("Redis at {} evicts keys under memory pressure (maxmemory-policy {}): an "
+              + "evicted claim or response lets a duplicate run again, unnoticed. "
+              + "Use a Redis with maxmemory-policy noeviction for idempotency records.",
+              address, policy);
+        }
+        return policy;
+      }
+    }
+    return null;
+  }
+
+  @SuppressWarnings("unchecked")
+  private long maxArgumentBytes() {
+    try {
+      Map<String, String> config = connection instanceof StatefulRedisConnection<String, byte[]> c
+          ? c.sync().configGet("proto-max-bulk-len")
+          : ((StatefulRedisClusterConnection<String, byte[]>) connection).sync()
+              .configGet("proto-max-bulk-len");
+      return Long.parseLong(config.get("proto-max-bulk-len"));
+    } catch (RedisException | NullPointerException | NumberFormatException e) {
+      return 512L * 1024 * 1024; // CONFIG is often renamed or refused on managed Redis
+    }
+  }
+
+  /** Redis's {@code maxmemory-policy} as read at start-up; null if INFO was refused. */
+  String maxmemoryPolicy() {
+    return maxmemoryPolicy;
   }
 
   /** A builder for a store on the Redis at {@code uri} (see {@link Builder#build()}). */
@@ -260,8 +316,9 @@ public final class RedisStore implements IdempotencyStore {
               ascii(lockTimeout.toMillis()),
               ascii(Math.max(lockTimeout.toMillis(), retention.toMillis())));
     } catch (StoreException e) {
-      if (e.getCause() instanceof RedisCommandTimeoutException) {
-        releaseAfterTimedOutClaim(key, token);
+      if (!(e.getCause() instanceof RedisCommandExecutionException)) {
+        // No answer (a timeout, the connection lost): the claim may have run all the same.
+        releaseUnansweredClaim(key, token, lockTimeout.toMillis(), 1);
       }
       throw e;
     }
@@ -280,31 +337,57 @@ public final class RedisStore implements IdempotencyStore {
   }
 
   /**
-   * A claim that timed out here may still run in Redis (a paused or overloaded server runs what
-   * it was sent when it resumes), leaving a lock no request holds: duplicates would be answered
-   * in flight until it ran out. A release with its token, sent after it on the same connection,
-   * runs after it and undoes it. Nobody waits for the answer.
+   * A claim that got no answer may still have run in Redis: a paused or overloaded server runs
+   * what it was sent when it resumes, and a connection lost after the command arrived loses only
+   * the reply. Either leaves a lock no request holds, answering duplicates in flight until it
+   * runs out. A release with its token undoes it: sent on the same connection, after the claim
+   * (a timeout), or once the connection is back (a lost one), tried again with back-off until
+   * Redis answers or the lock would have run out. {@code EVAL}, not {@code EVALSHA}: after a
+   * restart or failover nothing may have cached the release script again. The token is the
+   * claim's own, so a release of a claim that never ran does nothing.
    */
-  private void releaseAfterTimedOutClaim(String key, long token) {
+  private void releaseUnansweredClaim(String key, long token, long leftMs, long delayMs) {
+    Runnable again = () -> {
+      if (leftMs > delayMs && !resources.eventExecutorGroup().isShuttingDown()) {
+        resources.eventExecutorGroup().schedule(
+            () -> releaseUnansweredClaim(key, token, leftMs - delayMs,
+                Math.min(1_000, delayMs * 2)),
+            delayMs, TimeUnit.MILLISECONDS);
+      }
+    };
     try {
       asyncScripting
-          .evalsha(RELEASE.sha1, ScriptOutputType.INTEGER, new String[] {prefix + key},
+          .eval(RELEASE.source, ScriptOutputType.INTEGER, new String[] {prefix + key},
               ascii(token), utf8(channelPrefix + key))
-          .exceptionally(error -> null);
+          .whenComplete((released, error) -> {
+            if (error != null && !(error instanceof RedisCommandExecutionException)) {
+              again.run();
+            }
+          });
     } catch (RuntimeException e) {
-      // The connection refused it outright: the claim was not sent either, or will expire.
+      again.run(); // refused while disconnected: again once it may be back
     }
   }
 
   @Override
   public boolean complete(String key, long token, StoredResponse response, Duration retention) {
+    byte[] fields = responseFields(response);
+    if (fields.length > maxArgumentBytes) {
+      // Redis would answer a protocol error and close the connection every request shares.
+      LOG.warn("the response of key {} ({} bytes) is over what Redis at {} takes in one "
+          + "argument (proto-max-bulk-len {}): not stored, the claim released",
+          key.length() > 12 ? key.substring(0, 12) : key, fields.length, address,
+          maxArgumentBytes);
+      release(key, token);
+      return false;
+    }
     Long done =
         run(
             COMPLETE,
             ScriptOutputType.INTEGER,
             key,
             ascii(token),
-            responseFields(response),
+            fields,
             // Redis refuses PX 0; a redis+jdbc repair may pass what a JDBC record has left.
             ascii(Math.max(1, retention.toMillis())),
             utf8(channelPrefix + key));

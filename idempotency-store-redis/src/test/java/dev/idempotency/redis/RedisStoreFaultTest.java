@@ -134,8 +134,94 @@ class RedisStoreFaultTest {
       await()
           .atMost(Duration.ofSeconds(10))
           .ignoreExceptionsInstanceOf(StoreException.class)
-          .until(() -> redis.commandCalls("evalsha") >= 2 && store.inspect(key).isEmpty());
+          .until(() -> redis.commandCalls("evalsha") + redis.commandCalls("eval") >= 2
+              && store.inspect(key).isEmpty());
       assertThat(store.acquire(key, "h", LOCK, RETENTION)).isInstanceOf(Acquisition.Acquired.class);
+    }
+  }
+
+  /**
+   * After a restart or failover nothing may have cached the release script again (only 5xx
+   * responses release): the release that undoes a timed-out claim must not fail on NOSCRIPT.
+   */
+  @Test
+  void aTimedOutClaimAfterTheScriptCacheWasLostLeavesNoLock() {
+    try (RedisProcess redis = RedisProcess.start();
+        RedisStore store =
+            RedisStore.builder(redis.uri()).commandTimeout(Duration.ofMillis(300)).build()) {
+      redis.call("SCRIPT", "FLUSH");
+      assertThat(store.acquire(key(), "h", LOCK, RETENTION))
+          .isInstanceOf(Acquisition.Acquired.class); // caches acquire.lua again, not release.lua
+      String key = key();
+      redis.pause();
+      try {
+        assertThatThrownBy(() -> store.acquire(key, "h", LOCK, RETENTION))
+            .isInstanceOf(StoreException.class)
+            .hasMessageContaining("timed out");
+      } finally {
+        redis.resume();
+      }
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .ignoreExceptionsInstanceOf(StoreException.class)
+          .until(() -> redis.commandCalls("evalsha") + redis.commandCalls("eval") >= 4
+              && store.inspect(key).isEmpty());
+    }
+  }
+
+  /**
+   * The connection drops after Redis ran a claim and before its reply came back (a network blip,
+   * a proxy reset, CLIENT KILL): Lettuce fails the call without a timeout. The claim nobody holds
+   * is released once the connection is back, not left to answer retries 409 for 30 s.
+   */
+  @Test
+  void aClaimWhoseReplyWasLostWithTheConnectionLeavesNoLock() throws Exception {
+    try (RedisProcess redis = RedisProcess.start();
+        DroppingProxy proxy = new DroppingProxy(redis.port());
+        RedisStore store = RedisStore.builder(proxy.uri()).build()) {
+      String key = key();
+      proxy.dropNextReply.set(true);
+      assertThatThrownBy(() -> store.acquire(key, "h", LOCK, RETENTION))
+          .isInstanceOf(StoreException.class);
+      assertThat(redis.call("EXISTS", "idem:" + key)).as("the claim ran").isEqualTo(1L);
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .ignoreExceptionsInstanceOf(StoreException.class)
+          .until(() -> store.inspect(key).isEmpty());
+    }
+  }
+
+  /**
+   * Over {@code proto-max-bulk-len} Redis answers a protocol error and closes the connection every
+   * request of the JVM shares; the store refuses such a response itself and releases its claim.
+   */
+  @Test
+  void aResponseTooLargeForRedisIsReleasedWithoutTouchingTheSharedConnection() {
+    try (RedisProcess redis = RedisProcess.start(RedisProcess.freePort(false),
+            java.util.List.of("--proto-max-bulk-len", "1mb"));
+        RedisStore store = RedisStore.builder(redis.uri()).build()) {
+      String key = key();
+      long token = ((Acquisition.Acquired) store.acquire(key, "h", LOCK, RETENTION)).token();
+      long connections = Long.parseLong(redis.info("stats").get("total_connections_received"));
+      assertThat(store.complete(key, token,
+          new StoredResponse(200, Map.of(), new byte[1_500_000]), RETENTION)).isFalse();
+      assertThat(store.inspect(key)).as("released: a retry executes").isEmpty();
+      assertThat(Long.parseLong(redis.info("stats").get("total_connections_received")))
+          .as("only the INFO call's own connection: the store did not reconnect")
+          .isEqualTo(connections + 1);
+    }
+  }
+
+  /** Every record has a TTL: any policy but noeviction may evict claims and responses. */
+  @Test
+  void theEvictionPolicyIsReadAtStartUp() {
+    try (RedisProcess lru = RedisProcess.start(RedisProcess.freePort(false),
+            java.util.List.of("--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"));
+        RedisStore evicting = RedisStore.builder(lru.uri()).build();
+        RedisProcess plain = RedisProcess.start();
+        RedisStore keeping = RedisStore.builder(plain.uri()).build()) {
+      assertThat(evicting.maxmemoryPolicy()).isEqualTo("allkeys-lru");
+      assertThat(keeping.maxmemoryPolicy()).isEqualTo("noeviction");
     }
   }
 

@@ -1,0 +1,87 @@
+package dev.idempotency.redis;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A loopback TCP proxy in front of Redis that can drop a connection the moment Redis answers: the
+ * command ran, its reply is lost with the connection (a network blip, a load balancer reset).
+ */
+final class DroppingProxy implements AutoCloseable {
+  private final ServerSocket server;
+  private final int target;
+  private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+  /** Set: the next reply Redis sends on any connection is dropped together with it. */
+  final AtomicBoolean dropNextReply = new AtomicBoolean();
+
+  DroppingProxy(int target) throws IOException {
+    this.target = target;
+    this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    Thread acceptor = new Thread(this::accept, "proxy-accept");
+    acceptor.setDaemon(true);
+    acceptor.start();
+  }
+
+  String uri() {
+    return "redis://127.0.0.1:" + server.getLocalPort();
+  }
+
+  private void accept() {
+    while (!server.isClosed()) {
+      try {
+        Socket client = server.accept();
+        Socket upstream = new Socket(InetAddress.getLoopbackAddress(), target);
+        sockets.add(client);
+        sockets.add(upstream);
+        pump(client, upstream, false);
+        pump(upstream, client, true);
+      } catch (IOException e) {
+        return;
+      }
+    }
+  }
+
+  private void pump(Socket from, Socket to, boolean replies) {
+    Thread t = new Thread(() -> {
+      byte[] buffer = new byte[65536];
+      try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+        int n;
+        while ((n = in.read(buffer)) > 0) {
+          if (replies && dropNextReply.compareAndSet(true, false)) {
+            from.close();
+            to.close();
+            return;
+          }
+          out.write(buffer, 0, n);
+          out.flush();
+        }
+      } catch (IOException e) {
+        // closed
+      } finally {
+        try {
+          from.close();
+          to.close();
+        } catch (IOException ignored) {
+          // closed
+        }
+      }
+    }, "proxy-pump");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  @Override
+  public void close() throws IOException {
+    server.close();
+    for (Socket s : sockets) {
+      s.close();
+    }
+  }
+}
