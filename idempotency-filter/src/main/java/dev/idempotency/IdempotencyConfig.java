@@ -26,6 +26,7 @@ public record IdempotencyConfig(
     KeyMode keyMode,
     KeyFormat keyFormat,
     String scopeHeader,
+    String scopeCookie,
     Duration lockTimeout,
     Duration retention,
     Duration fingerprintWindow,
@@ -91,6 +92,10 @@ public record IdempotencyConfig(
     if (scopeHeader != null && !isHeaderName(scopeHeader)) {
       throw new IllegalArgumentException(
           "idempotency.scope.header must be a header name: " + scopeHeader);
+    }
+    if (scopeCookie != null && !isHeaderName(scopeCookie)) {
+      throw new IllegalArgumentException(
+          "idempotency.scope.cookie must be a cookie name: " + scopeCookie);
     }
     // Stores keep milliseconds: under 1 ms would be a lock that is stale when written or a TTL
     // Redis refuses. The upper bounds keep every value far inside what the stores can hold

@@ -113,7 +113,8 @@ public final class IdempotencyFilter implements Filter {
     this.ownsStore = ownsStore;
     this.clock = clock;
     this.listener = listener;
-    this.keys = new KeyResolver(config.header(), config.keyFormat(), config.scopeHeader(), scope);
+    this.keys = new KeyResolver(config.header(), config.keyFormat(), config.scopeHeader(),
+        config.scopeCookie(), scope);
     this.fingerprint = new Fingerprint(config.ignoreFields());
     this.scheduler = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "idempotency-lease");
@@ -256,6 +257,11 @@ public final class IdempotencyFilter implements Filter {
     }
     String scope = keys.scope(request);
     String storeKey = keyed ? storeKey("key", scope, parsed.key()) : null;
+    if (!keyed && scope.equals(KeyResolver.ANONYMOUS)) {
+      // Without a key, two anonymous callers sending the same body would be one request: the
+      // double-fire of one client comes from its one address.
+      scope = KeyResolver.ANONYMOUS + ":" + request.getRemoteAddr();
+    }
     if (keyed && !inRollout(storeKey)) {
       bypass(request, response, chain, "key outside the rollout");
       return;
@@ -290,6 +296,14 @@ public final class IdempotencyFilter implements Filter {
         chain.doFilter(new BufferedBodyRequest(request, body.bytes(), body.length(),
             request.getInputStream()), response);
       }
+      return;
+    }
+    if (FORM.equals(Fingerprint.mimeType(contentType))
+        && formFields(body.bytes(), body.length()) > MAX_FORM_FIELDS) {
+      // The filter parses forms for the servlet now, so it keeps the containers' default limit
+      // (Jetty's maxFormKeys, Tomcat's maxParameterCount): many fields cost CPU and memory.
+      reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
+          "The form has more than " + MAX_FORM_FIELDS + " fields.", storeKey);
       return;
     }
     BufferedBodyRequest buffered;
@@ -893,11 +907,27 @@ public final class IdempotencyFilter implements Filter {
   }
 
   /** A request body read up to a limit: {@code overflowed} if it went past it. */
+  /** The most fields a form may have: Jetty's and Tomcat's default. */
+  static final int MAX_FORM_FIELDS = 1000;
+
+  /** How many {@code &}-separated fields a form body has, empty ones included. */
+  private static int formFields(byte[] body, int length) {
+    int fields = length == 0 ? 0 : 1;
+    for (int i = 0; i < length; i++) {
+      if (body[i] == '&') {
+        fields++;
+      }
+    }
+    return fields;
+  }
+
   record Body(byte[] bytes, int length, boolean overflowed) {
 
     static Body read(InputStream in, long declaredLength, int max) throws IOException {
       int limit = max + 1;
-      long initial = declaredLength >= 0 ? Math.min(declaredLength + 1, limit)
+      // A declared length sizes the buffer, up to 64 KiB: past that it grows as bytes arrive,
+      // so a client that declares a megabyte and sends nothing holds no megabyte here.
+      long initial = declaredLength >= 0 ? Math.min(Math.min(declaredLength + 1, limit), 65_536)
           : Math.min(8192, limit);
       byte[] buf = new byte[(int) Math.max(1, initial)];
       int count = 0;
@@ -981,6 +1011,15 @@ public final class IdempotencyFilter implements Filter {
 
     public Builder scopeHeader(String header) {
       return set("scope.header", header);
+    }
+
+    /**
+     * The cookie whose value scopes a caller with no principal, {@code Authorization}, scope
+     * extractor or scope header (e.g. {@code SESSION} for Spring Session); without it, the
+     * container's session id ({@code JSESSIONID}).
+     */
+    public Builder scopeCookie(String cookie) {
+      return set("scope.cookie", cookie);
     }
 
     /** The caller's scope when there is no principal and no {@code Authorization} header. */

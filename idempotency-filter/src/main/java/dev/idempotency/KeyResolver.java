@@ -23,17 +23,23 @@ final class KeyResolver {
 
   private final String header;
   private final KeyFormat format;
+  /** The scope of a caller nothing identifies. */
+  static final String ANONYMOUS = "anonymous";
+
   private final String scopeHeader;
+  private final String scopeCookie;
   private final Function<HttpServletRequest, String> scopeExtractor;
 
   KeyResolver(
       String header,
       KeyFormat format,
       String scopeHeader,
+      String scopeCookie,
       Function<HttpServletRequest, String> scopeExtractor) {
     this.header = header;
     this.format = format;
     this.scopeHeader = scopeHeader;
+    this.scopeCookie = scopeCookie;
     this.scopeExtractor = scopeExtractor;
   }
 
@@ -118,8 +124,11 @@ final class KeyResolver {
 
   /**
    * The caller's scope: the principal's name, else a hash of {@code Authorization}, else the
-   * configured extractor or scope header, else {@code anonymous}. Prefixed by its source so a
-   * principal named like a tenant never shares a scope with it.
+   * configured extractor or scope header, else a hash of the session (the {@code scope.cookie},
+   * or the container's session id), else {@code anonymous}. Prefixed by its source so a
+   * principal named like a tenant never shares a scope with it. The session comes before
+   * {@code anonymous} because an application that authenticates by a session cookie in a filter
+   * after this one shows no principal here: its users would share one scope.
    */
   String scope(HttpServletRequest request) {
     Principal principal = request.getUserPrincipal();
@@ -142,6 +151,25 @@ final class KeyResolver {
         return "header:" + scope;
       }
     }
-    return "anonymous";
+    String session = session(request);
+    if (session != null && !session.isEmpty()) {
+      return "session:" + Hashing.sha256Hex(session);
+    }
+    return ANONYMOUS;
+  }
+
+  private String session(HttpServletRequest request) {
+    if (scopeCookie == null) {
+      return request.getRequestedSessionId();
+    }
+    jakarta.servlet.http.Cookie[] cookies = request.getCookies();
+    if (cookies != null) {
+      for (jakarta.servlet.http.Cookie cookie : cookies) {
+        if (cookie.getName().equals(scopeCookie)) {
+          return cookie.getValue();
+        }
+      }
+    }
+    return null;
   }
 }

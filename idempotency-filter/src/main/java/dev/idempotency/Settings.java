@@ -48,6 +48,7 @@ public final class Settings {
             r.choice("key.mode", KeyMode.class),
             r.choice("key.format", KeyFormat.class),
             r.string("scope.header"),
+            r.string("scope.cookie"),
             r.duration("lock-timeout"),
             r.duration("retention"),
             r.duration("fingerprint.window"),
@@ -127,6 +128,7 @@ public final class Settings {
     d.put("jdbc.password", null);
     d.put("jdbc.create-schema", "false");
     d.put("scope.header", null);
+    d.put("scope.cookie", null);
     d.put("header", "Idempotency-Key");
     d.put("methods", "POST,PATCH");
     d.put("paths.include", null);

@@ -93,6 +93,39 @@ class RequestEdgeCasesHttpTest {
     assertThat(app.executions).hasValue(2);
   }
 
+  // The filter parses forms for the servlet, so it keeps the containers' default field limit.
+  @Test
+  void aFormWithMoreFieldsThanAContainerTakesIsRefused() throws Exception {
+    JettyServer s = start(b -> b);
+    StringBuilder form = new StringBuilder("f0=0");
+    for (int i = 1; i < IdempotencyFilter.MAX_FORM_FIELDS; i++) {
+      form.append("&f").append(i).append('=').append(i);
+    }
+    byte[] atTheLimit = form.toString().getBytes(StandardCharsets.UTF_8);
+    byte[] overIt = (form + "&one=more").getBytes(StandardCharsets.UTF_8);
+    String formType = "application/x-www-form-urlencoded";
+    HttpResponse<byte[]> accepted = send(post(s, "/form", "k-" + UUID.randomUUID(), formType,
+        atTheLimit));
+    assertThat(accepted.statusCode()).isEqualTo(200);
+    assertThat(text(accepted)).contains("f999=999");
+    for (String key : new String[] {"k-" + UUID.randomUUID(), null}) {
+      HttpResponse<byte[]> refused = send(post(s, "/form", key, formType, overIt));
+      assertThat(refused.statusCode()).as("key " + key).isEqualTo(413);
+      assertThat(text(refused)).contains("more than 1000 fields");
+    }
+    assertThat(app.executions).hasValue(1);
+  }
+
+  // A client that declares a megabyte and sends a few bytes holds no megabyte of buffer.
+  @Test
+  void theBodyBufferGrowsAsBytesArriveNotAsDeclared() throws Exception {
+    IdempotencyFilter.Body body = IdempotencyFilter.Body.read(
+        new ByteArrayInputStream("{\"a\":1}xx".getBytes(StandardCharsets.UTF_8)), 1 << 20,
+        1 << 20);
+    assertThat(body.length()).isEqualTo(9);
+    assertThat(body.bytes().length).isLessThanOrEqualTo(64 * 1024);
+  }
+
   // Never a 500 from the filter: a charset nobody knows is the servlet's business, not ours.
   @Test
   void anUnknownCharsetInTheContentTypeIsHandledAndReplayed() throws Exception {

@@ -160,7 +160,7 @@ class SettingsTest {
   void everySpecSettingHasADefaultEntry() {
     assertThat(Settings.DEFAULTS.keySet()).contains("enabled", "rollout.percent", "store",
         "redis.uri", "jdbc.url", "jdbc.user", "jdbc.password", "jdbc.create-schema",
-        "scope.header", "header", "methods", "paths.include", "paths.exclude", "key.mode",
+        "scope.header", "scope.cookie", "header", "methods", "paths.include", "paths.exclude", "key.mode",
         "key.format", "lock-timeout", "retention", "fingerprint.window",
         "fingerprint.ignore-fields", "in-flight", "wait-timeout", "fail-mode",
         "max-request-bytes", "max-response-bytes", "replay.set-cookie", "admin.token");

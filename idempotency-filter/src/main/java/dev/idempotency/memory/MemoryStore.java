@@ -19,10 +19,12 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The embedded store: one JVM, bounded in entries, expiring by an injected {@link Clock}.
- * Thread-safe; every operation is atomic per key.
+ * The embedded store: one JVM, bounded in entries and in the bytes of the responses it holds,
+ * expiring by an injected {@link Clock}. Thread-safe; every operation is atomic per key.
  *
- * <p>When full, expired records are dropped first, then the records closest to expiry. An
+ * <p>When full (either bound), expired records are dropped first, then the records closest to
+ * expiry. A response larger than the byte bound on its own is not kept: its claim is released,
+ * so a retry executes again, as for one over {@code max-response-bytes}. An
  * in-flight record is never evicted while its lock is live, so a full store answers new keys by
  * evicting completed ones, never by letting a key execute twice while its first run is going.
  * Expiry order is kept cheaply: claims wait in one line per retention, in which records expire
@@ -34,24 +36,60 @@ public final class MemoryStore implements IdempotencyStore {
   /** The default bound: 100,000 records. */
   public static final int DEFAULT_MAX_ENTRIES = 100_000;
 
+  /**
+   * The default bound on the responses held: 128 MiB (bodies and headers). Without one, 100,000
+   * responses of up to {@code max-response-bytes} each could fill any heap.
+   */
+  public static final long DEFAULT_MAX_BYTES = 128L * 1024 * 1024;
+
   private final ConcurrentHashMap<String, Entry> entries = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, CompletableFuture<Void>> watchers =
       new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Duration, Line> lines = new ConcurrentHashMap<>();
   private final AtomicInteger evicting = new AtomicInteger();
+  /** What the held responses weigh ({@link #weight}). */
+  private final java.util.concurrent.atomic.AtomicLong bytes =
+      new java.util.concurrent.atomic.AtomicLong();
   private final int maxEntries;
+  private final long maxBytes;
   private final Clock clock;
 
   public MemoryStore() {
-    this(DEFAULT_MAX_ENTRIES, Clock.systemUTC());
+    this(DEFAULT_MAX_ENTRIES, DEFAULT_MAX_BYTES, Clock.systemUTC());
   }
 
   public MemoryStore(int maxEntries, Clock clock) {
+    this(maxEntries, DEFAULT_MAX_BYTES, clock);
+  }
+
+  public MemoryStore(int maxEntries, long maxBytes, Clock clock) {
     if (maxEntries < 1) {
       throw new IllegalArgumentException("maxEntries must be positive: " + maxEntries);
     }
+    if (maxBytes < 1) {
+      throw new IllegalArgumentException("maxBytes must be positive: " + maxBytes);
+    }
     this.maxEntries = maxEntries;
+    this.maxBytes = maxBytes;
     this.clock = clock;
+  }
+
+  /** A response's share of the byte bound: its body and its headers' text. */
+  private static long weight(StoredResponse response) {
+    long weight = response.body().length;
+    for (Map.Entry<String, List<String>> header : response.headers().entrySet()) {
+      for (String value : header.getValue()) {
+        weight += header.getKey().length() + value.length() + 4;
+      }
+    }
+    return weight;
+  }
+
+  /** Takes a record that held a response off the byte count. */
+  private void forget(Entry e) {
+    if (e != null && e.response != null) {
+      bytes.addAndGet(-weight(e.response));
+    }
   }
 
   /** A key claimed with a token: it names the record while the record carries that token. */
@@ -95,6 +133,7 @@ public final class MemoryStore implements IdempotencyStore {
         (k, e) -> {
           if (e == null || !e.expires.isAfter(now)) {
             // An in-flight record past its lock belongs to a dead owner: take it over.
+            forget(e);
             long token = newToken();
             result[0] = new Acquisition.Acquired(token, e != null && e.inFlight());
             return new Entry(requestHash, token, now, now, now.plus(lockTimeout), null);
@@ -131,6 +170,11 @@ public final class MemoryStore implements IdempotencyStore {
 
   @Override
   public boolean complete(String key, long token, StoredResponse response, Duration retention) {
+    long weight = weight(response);
+    if (weight > maxBytes) {
+      release(key, token);
+      return false;
+    }
     Instant now = clock.instant();
     boolean[] done = new boolean[1];
     entries.computeIfPresent(
@@ -140,10 +184,14 @@ public final class MemoryStore implements IdempotencyStore {
             return e;
           }
           done[0] = true;
+          bytes.addAndGet(weight);
           return new Entry(e.requestHash, token, e.created, e.locked, now.plus(retention), response);
         });
     if (done[0]) {
       wake(key);
+      if (bytes.get() > maxBytes) {
+        evict(now);
+      }
     }
     return done[0];
   }
@@ -215,7 +263,9 @@ public final class MemoryStore implements IdempotencyStore {
 
   @Override
   public boolean purge(String key) {
-    boolean removed = entries.remove(key) != null;
+    Entry gone = entries.remove(key);
+    forget(gone);
+    boolean removed = gone != null;
     if (removed) {
       wake(key);
     }
@@ -263,6 +313,11 @@ public final class MemoryStore implements IdempotencyStore {
     }
   }
 
+  /** What the held responses weigh, in bytes of bodies and header text; for tests. */
+  long bytesHeld() {
+    return bytes.get();
+  }
+
   /** How many records are held, expired ones included until they are evicted. */
   public int size() {
     return entries.size();
@@ -292,7 +347,9 @@ public final class MemoryStore implements IdempotencyStore {
         }
       }
       // A live lock goes to the back of its line, so this ends even if every record is one.
-      for (int budget = claimsQueued(); budget > 0 && entries.size() > maxEntries; budget--) {
+      for (int budget = claimsQueued();
+          budget > 0 && (entries.size() > maxEntries || bytes.get() > maxBytes);
+          budget--) {
         Line soonest = null;
         Instant soonestExpiry = null;
         for (Line line : lines.values()) {
@@ -345,6 +402,7 @@ public final class MemoryStore implements IdempotencyStore {
         kept[0] = true;
         return r;
       }
+      forget(r);
       return null;
     });
     if (kept[0]) {

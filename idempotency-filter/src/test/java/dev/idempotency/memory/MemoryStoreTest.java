@@ -6,6 +6,7 @@ import dev.idempotency.TestClock;
 import dev.idempotency.spi.Acquisition;
 import dev.idempotency.spi.IdempotencyStore;
 import dev.idempotency.spi.IdempotencyStoreContract;
+import dev.idempotency.spi.StoredResponse;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
@@ -172,5 +173,33 @@ class MemoryStoreTest extends IdempotencyStoreContract {
     assertThat(second).isNotDone();
     store.complete(key, token, response(200, "x"), RETENTION);
     assertThat(second).isDone().isNotCancelled();
+  }
+
+  // 100,000 records of up to max-response-bytes each would fill any heap: bytes are bounded too.
+  @Test
+  void theResponsesHeldAreBoundedInBytesAndOneTooLargeIsReleased() {
+    MemoryStore small = new MemoryStore(10_000, 10 * 1024, clock);
+    StoredResponse kilobyte =
+        new StoredResponse(200, java.util.Map.of(), new byte[1024]);
+    for (int i = 0; i < 30; i++) {
+      String key = "k" + i;
+      long token = ((Acquisition.Acquired) small.acquire(key, "h", Duration.ofSeconds(30),
+          Duration.ofHours(1))).token();
+      assertThat(small.complete(key, token, kilobyte, Duration.ofHours(1))).isTrue();
+      clock.advance(Duration.ofMillis(1));
+    }
+    assertThat(small.bytesHeld()).isLessThanOrEqualTo(10 * 1024);
+    assertThat(small.inspect("k29")).as("the newest is kept").isPresent();
+    assertThat(small.inspect("k0")).as("the oldest went first").isEmpty();
+
+    long token = ((Acquisition.Acquired) small.acquire("big", "h", Duration.ofSeconds(30),
+        Duration.ofHours(1))).token();
+    assertThat(small.complete("big", token,
+        new StoredResponse(200, java.util.Map.of(), new byte[20 * 1024]), Duration.ofHours(1)))
+        .isFalse();
+    assertThat(small.acquire("big", "h", Duration.ofSeconds(30), Duration.ofHours(1)))
+        .as("released: a retry executes").isInstanceOf(Acquisition.Acquired.class);
+    small.purge("k29");
+    assertThat(small.bytesHeld()).isLessThanOrEqualTo(9 * 1024);
   }
 }
