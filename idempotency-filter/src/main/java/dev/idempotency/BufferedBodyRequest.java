@@ -43,6 +43,8 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
   private Runnable beforeAsyncDispatch;
   private AsyncContext asyncContext;
   private BodyStream stream;
+  private boolean dispatchReturned;
+  private Runnable pendingRead;
   private BufferedReader reader;
   private Map<String, String[]> parameters;
 
@@ -232,8 +234,39 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
     return asyncContext;
   }
 
-  /** The buffered body as a servlet stream; always ready, so async readers are told at once. */
-  private static final class BodyStream extends ServletInputStream {
+  /**
+   * The filter's dispatch of this request returned. A {@code ReadListener} set during it is
+   * called now: a container calls one only after the dispatch that set it, never inside
+   * {@code setReadListener}.
+   */
+  void dispatchReturned() {
+    Runnable pending;
+    synchronized (this) {
+      dispatchReturned = true;
+      pending = pendingRead;
+      pendingRead = null;
+    }
+    if (pending != null) {
+      pending.run();
+    }
+  }
+
+  private void whenDispatchReturned(Runnable read) {
+    synchronized (this) {
+      if (!dispatchReturned) {
+        pendingRead = read;
+        return;
+      }
+    }
+    read.run();
+  }
+
+  /**
+   * The buffered body as a servlet stream. Non-blocking readers are served as a container
+   * serves a body it already has: ready until the last byte is read, the listener called once
+   * the dispatch has returned, and anything it throws handed to its {@code onError}.
+   */
+  private final class BodyStream extends ServletInputStream {
     private final InputStream in;
     private final boolean inMemory;
     private boolean finished;
@@ -274,17 +307,27 @@ final class BufferedBodyRequest extends HttpServletRequestWrapper {
 
     @Override
     public boolean isReady() {
-      return true;
+      return !finished;
     }
 
     @Override
     public void setReadListener(ReadListener listener) {
-      try {
-        listener.onDataAvailable();
-        listener.onAllDataRead();
-      } catch (IOException e) {
-        listener.onError(e);
+      java.util.Objects.requireNonNull(listener, "listener");
+      if (!isAsyncStarted()) {
+        throw new IllegalStateException("a ReadListener needs an asynchronous request");
       }
+      whenDispatchReturned(() -> {
+        try {
+          if (!finished) {
+            listener.onDataAvailable();
+          }
+          if (finished) {
+            listener.onAllDataRead();
+          }
+        } catch (IOException | RuntimeException e) {
+          listener.onError(e);
+        }
+      });
     }
   }
 }

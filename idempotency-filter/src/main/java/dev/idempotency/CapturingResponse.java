@@ -605,8 +605,14 @@ final class CapturingResponse extends HttpServletResponseWrapper {
       return out.isReady();
     }
 
+    /**
+     * Non-blocking: every write must follow an {@code isReady()} that said yes, which a byte the
+     * filter held back and sent later would not (Jetty fails it, and the client gets a 500).
+     * Nothing is held for such a response, as for any async one.
+     */
     @Override
     public void setWriteListener(WriteListener listener) {
+      holding = false;
       out.setWriteListener(listener);
     }
   }

@@ -293,7 +293,7 @@ public final class IdempotencyFilter implements Filter {
       } else {
         // Hand on what was read and the rest of the stream: the body reaches the servlet intact.
         bypassed("keyless body over max-request-bytes");
-        chain.doFilter(new BufferedBodyRequest(request, body.bytes(), body.length(),
+        dispatch(chain, new BufferedBodyRequest(request, body.bytes(), body.length(),
             request.getInputStream()), response);
       }
       return;
@@ -325,7 +325,7 @@ public final class IdempotencyFilter implements Filter {
       storeKey = storeKey("content", scope, requestHash);
       if (!inRollout(storeKey)) {
         bypassed("fingerprint outside the rollout");
-        chain.doFilter(buffered, response);
+        dispatch(chain, buffered, response);
         return;
       }
     }
@@ -653,7 +653,7 @@ public final class IdempotencyFilter implements Filter {
     listener.outcome(Outcome.FAIL_OPEN);
     log.warn("store {} failed for key {}; executing unprotected (fail-mode=open): {}",
         e.store(), prefix(key), e.getMessage());
-    chain.doFilter(request, response);
+    dispatch(chain, request, response);
   }
 
   private void execute(BufferedBodyRequest request, HttpServletResponse response,
@@ -685,6 +685,13 @@ public final class IdempotencyFilter implements Filter {
     if (!async) {
       run.finish(false);
     }
+    request.dispatchReturned();
+  }
+
+  private static void dispatch(FilterChain chain, BufferedBodyRequest request,
+      ServletResponse response) throws IOException, ServletException {
+    chain.doFilter(request, response);
+    request.dispatchReturned();
   }
 
   /** One execution under a lock: renews its lease, then completes or releases it once. */
