@@ -483,6 +483,19 @@ class IdempotencyFilterTest {
     assertThat(app.executions).hasValue(2);
   }
 
+  /** A memory store whose {@code complete} waits for the test, once it arrived. */
+  private static IdempotencyStore completingOnlyWhenLetGo(
+      java.util.concurrent.CountDownLatch completing,
+      java.util.concurrent.CountDownLatch mayComplete) {
+    return new ForwardingStore(new MemoryStore()) {
+      @Override
+      public boolean complete(String k, long t, StoredResponse r, Duration d) {
+        arriveAndWait(completing, mayComplete);
+        return super.complete(k, t, r, d);
+      }
+    };
+  }
+
   /**
    * A response that declares its length, or closes its stream, ends only once it is stored: a
    * client never holds the whole response while its key is still in flight.
@@ -491,14 +504,8 @@ class IdempotencyFilterTest {
   void responseEndsOnlyAfterItIsStored() throws Exception {
     java.util.concurrent.CountDownLatch completing = new java.util.concurrent.CountDownLatch(2);
     java.util.concurrent.CountDownLatch mayComplete = new java.util.concurrent.CountDownLatch(1);
-    IdempotencyStore slow = new ForwardingStore(new MemoryStore()) {
-      @Override
-      public boolean complete(String k, long t, StoredResponse r, Duration d) {
-        arriveAndWait(completing, mayComplete);
-        return super.complete(k, t, r, d);
-      }
-    };
-    server = JettyServer.start(IdempotencyFilter.builder(slow).build(), app);
+    server = JettyServer.start(
+        IdempotencyFilter.builder(completingOnlyWhenLetGo(completing, mayComplete)).build(), app);
     String lengthKey = UUID.randomUUID().toString();
     String closedKey = UUID.randomUUID().toString();
     var sized = IdempotencyFilterHttpContract.CLIENT.sendAsync(
@@ -590,14 +597,8 @@ class IdempotencyFilterTest {
   void retryOfAResponseEndedByAsyncDispatchWaitsForItsStoreWrite() throws Exception {
     java.util.concurrent.CountDownLatch completing = new java.util.concurrent.CountDownLatch(1);
     java.util.concurrent.CountDownLatch mayComplete = new java.util.concurrent.CountDownLatch(1);
-    IdempotencyStore slow = new ForwardingStore(new MemoryStore()) {
-      @Override
-      public boolean complete(String k, long t, StoredResponse r, Duration d) {
-        arriveAndWait(completing, mayComplete);
-        return super.complete(k, t, r, d);
-      }
-    };
-    server = JettyServer.start(IdempotencyFilter.builder(slow).build(), app);
+    server = JettyServer.start(
+        IdempotencyFilter.builder(completingOnlyWhenLetGo(completing, mayComplete)).build(), app);
     String key = UUID.randomUUID().toString();
     var first = IdempotencyFilterHttpContract.CLIENT.sendAsync(
         post(server.uri("/async-dispatch"), key, "{}").build(),
