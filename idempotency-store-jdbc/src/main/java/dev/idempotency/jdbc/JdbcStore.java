@@ -68,7 +68,8 @@ public final class JdbcStore implements IdempotencyStore {
   private final DataSource dataSource;
   private final Jdbi jdbi;
   private final HikariDataSource ownedPool;
-  private final ScheduledExecutorService purger;
+  /** The purge of expired rows, and the release of claims whose acquire got no answer. */
+  private final ScheduledExecutorService background;
   private final int purgeBatchSize;
   private final CircuitBreaker breaker =
       new CircuitBreaker(MonotonicClock.INSTANCE, BREAKER_FAILURES, BREAKER_COOL_DOWN);
@@ -78,18 +79,17 @@ public final class JdbcStore implements IdempotencyStore {
     this.jdbi = Jdbi.create(dataSource);
     this.ownedPool = ownedPool;
     this.purgeBatchSize = builder.purgeBatchSize;
-    if (builder.purgeInterval.isZero()) {
-      this.purger = null;
-    } else {
-      this.purger =
-          Executors.newSingleThreadScheduledExecutor(
-              r -> {
-                Thread t = new Thread(r, "idempotency-jdbc-purge");
-                t.setDaemon(true);
-                return t;
-              });
+    this.background =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "idempotency-jdbc");
+              t.setDaemon(true);
+              return t;
+            });
+    if (!builder.purgeInterval.isZero()) {
       long millis = builder.purgeInterval.toMillis();
-      purger.scheduleWithFixedDelay(this::purgeInBackground, millis, millis, TimeUnit.MILLISECONDS);
+      background.scheduleWithFixedDelay(
+          this::purgeInBackground, millis, millis, TimeUnit.MILLISECONDS);
     }
   }
 
@@ -102,6 +102,45 @@ public final class JdbcStore implements IdempotencyStore {
   public Acquisition acquire(
       String key, String requestHash, Duration lockTimeout, Duration retention) {
     long token = newToken();
+    try {
+      return claim(key, requestHash, token, lockTimeout, retention);
+    } catch (StoreException e) {
+      if (connectionLost(e)) {
+        // No answer: the server may still commit the claim (a socket timeout while it waited
+        // on a lock), leaving a lock nobody holds to answer retries 409 until it runs out.
+        releaseUnansweredClaim(key, token, System.nanoTime() + lockTimeout.toNanos(), 50);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Releases a claim whose acquire got no answer, once it shows up: tried with back-off until
+   * its lock would have run out anyway (a {@code false} may only mean it has not committed yet).
+   * The token is the claim's own, so this never touches another request's claim.
+   */
+  private void releaseUnansweredClaim(String key, long token, long untilNanos, long delayMs) {
+    if (System.nanoTime() - untilNanos >= 0 || background.isShutdown()) {
+      return;
+    }
+    try {
+      background.schedule(() -> {
+        try {
+          if (release(key, token)) {
+            return;
+          }
+        } catch (StoreException e) {
+          // still unreachable: again later
+        }
+        releaseUnansweredClaim(key, token, untilNanos, Math.min(1_000, delayMs * 2));
+      }, delayMs, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closed meanwhile
+    }
+  }
+
+  private Acquisition claim(
+      String key, String requestHash, long token, Duration lockTimeout, Duration retention) {
     return jdbc(
         "acquire",
         c -> {
@@ -420,7 +459,19 @@ public final class JdbcStore implements IdempotencyStore {
   private <T> T call(String operation, HandleCallback<T, RuntimeException> callback) {
     failFastWhileUnreachable(operation);
     try {
-      T result = jdbi.withHandle(callback);
+      T result = jdbi.withHandle(h -> {
+        T r = callback.withHandle(h);
+        // An application's pool may hand out connections outside autocommit: its work would be
+        // rolled back when the connection goes back (a purge that said it deleted, and did not).
+        try {
+          if (!h.getConnection().getAutoCommit()) {
+            h.getConnection().commit();
+          }
+        } catch (SQLException e) {
+          throw new org.jdbi.v3.core.ConnectionException(e);
+        }
+        return r;
+      });
       breaker.onSuccess();
       return result;
     } catch (StoreException e) {
@@ -486,9 +537,7 @@ public final class JdbcStore implements IdempotencyStore {
   /** Stops the background purge and closes the pool if this store built it. */
   @Override
   public void close() {
-    if (purger != null) {
-      purger.shutdownNow();
-    }
+    background.shutdownNow();
     if (ownedPool != null) {
       ownedPool.close();
     }
@@ -653,6 +702,12 @@ public final class JdbcStore implements IdempotencyStore {
       long connectSeconds = Math.max(1, (connectionTimeout.toMillis() + 999) / 1000);
       config.addDataSourceProperty("connectTimeout", String.valueOf(connectSeconds));
       config.addDataSourceProperty("socketTimeout", String.valueOf(socketTimeout.toSeconds()));
+      // The server gives a statement up before this client stops waiting for it: a claim that
+      // waited on a lock past the socket timeout would otherwise commit after the client had
+      // reported the store down, held by nobody.
+      long socketMillis = socketTimeout.toSeconds() * 1000;
+      config.setConnectionInitSql("SET statement_timeout = "
+          + (socketMillis - Math.min(1_000, socketMillis / 2)));
       config.addDataSourceProperty("tcpKeepAlive", "true");
       config.addDataSourceProperty("ApplicationName", "idempotency");
       return config;

@@ -187,6 +187,35 @@ class JdbcStoreTest extends IdempotencyStoreContract {
     assertLosingClaimReportsTheWinner("TRANSACTION_SERIALIZABLE", false);
   }
 
+  // Outside autocommit, work that is not committed is rolled back when the connection goes back
+  // to the pool: a purge said it deleted and the record stayed.
+  @Test
+  void onAPoolOutsideAutocommitPurgesAreCommitted() throws Exception {
+    HikariConfig config = new HikariConfig();
+    config.setJdbcUrl(pg.jdbcUrl());
+    config.setUsername(pg.user());
+    config.setMaximumPoolSize(2);
+    config.setAutoCommit(false);
+    try (HikariDataSource applicationPool = new HikariDataSource(config);
+        JdbcStore onPool = JdbcStore.builder().dataSource(applicationPool)
+            .purgeInterval(Duration.ZERO).build()) {
+      String purged = "purge:" + UUID.randomUUID();
+      long token = ((Acquired) onPool.acquire(purged, "h", LONG, RETENTION)).token();
+      assertThat(onPool.complete(purged, token, response(200, "{}"), RETENTION)).isTrue();
+      assertThat(onPool.purge(purged)).isTrue();
+      assertThat(queryLong("SELECT count(*) FROM idempotency_record WHERE key = '" + purged + "'"))
+          .as("rows left after a purge that reported success").isZero();
+
+      String expired = "expired:" + UUID.randomUUID();
+      token = ((Acquired) onPool.acquire(expired, "h", LONG, RETENTION)).token();
+      onPool.complete(expired, token, response(200, "{}"), Duration.ofMillis(1));
+      await().atMost(Duration.ofSeconds(5)).until(() -> onPool.inspect(expired).isEmpty());
+      onPool.purgeExpired();
+      assertThat(queryLong("SELECT count(*) FROM idempotency_record WHERE key = '" + expired + "'"))
+          .as("an expired row left after the purge").isZero();
+    }
+  }
+
   /** An application's pool at another isolation level: PostgreSQL fails the claim (40001). */
   private void assertLosingClaimReportsTheWinner(String isolation, boolean autoCommit)
       throws Exception {
