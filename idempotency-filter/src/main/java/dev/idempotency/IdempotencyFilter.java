@@ -85,6 +85,8 @@ public final class IdempotencyFilter implements Filter {
       new java.util.concurrent.atomic.AtomicInteger();
   /** Every run holding a lock; one periodic sweep renews those whose lease is due. */
   private final Set<Run> running = ConcurrentHashMap.newKeySet();
+  /** Runs counted in the in-flight gauge: left by {@code finish}, or by {@code destroy}. */
+  private final Set<Run> counted = ConcurrentHashMap.newKeySet();
 
   /** For {@code web.xml}: settings are read in {@link #init(FilterConfig)}. */
   public IdempotencyFilter() {}
@@ -208,6 +210,12 @@ public final class IdempotencyFilter implements Filter {
             + "expire by themselves", dropped);
       }
     }
+    // A container may stop without completing an open async request: its run never finishes.
+    for (Run run : counted) {
+      if (counted.remove(run)) {
+        listener.inFlight(-1);
+      }
+    }
     if (store != null) {
       listener.storeClosed(store);
     }
@@ -221,14 +229,17 @@ public final class IdempotencyFilter implements Filter {
       throws IOException, ServletException {
     if (!(req instanceof HttpServletRequest request)
         || !(res instanceof HttpServletResponse response)
-        || request.getDispatcherType() != jakarta.servlet.DispatcherType.REQUEST
-        || !enabled()) {
+        || request.getDispatcherType() != jakarta.servlet.DispatcherType.REQUEST) {
       chain.doFilter(req, res);
       return;
     }
     String path = pathOf(request);
     if (!config.covers(request.getMethod(), path)) {
       chain.doFilter(req, res);
+      return;
+    }
+    if (!enabled()) {
+      bypass(request, response, chain, "disabled (idempotency.enabled=false)");
       return;
     }
     String contentType = contentType(request);
@@ -495,13 +506,18 @@ public final class IdempotencyFilter implements Filter {
       // local run is already gone.
       Run local = wait ? null : localRuns.get(key);
       long startNanos = System.nanoTime();
+      StoreException down = null;
       try {
         acquisition = store.acquire(key, requestHash, config.lockTimeout(), retention);
       } catch (StoreException e) {
-        storeDown(request, response, chain, key, e);
+        down = e;
+        acquisition = null;
+      }
+      // The store call alone: fail-open runs the whole handler after it.
+      listener.storeCall(store.name(), "acquire", System.nanoTime() - startNanos);
+      if (down != null) {
+        storeDown(request, response, chain, key, down);
         return;
-      } finally {
-        listener.storeCall(store.name(), "acquire", System.nanoTime() - startNanos);
       }
       if (acquisition instanceof Acquisition.Acquired acquired) {
         if (acquired.recovered()) {
@@ -717,6 +733,7 @@ public final class IdempotencyFilter implements Filter {
       this.lockExpires = started.plus(config.lockTimeout());
       this.renewAtNanos = System.nanoTime() + renewalPeriodNanos();
       running.add(this);
+      counted.add(this);
     }
 
     private long renewalPeriodNanos() {
@@ -752,7 +769,9 @@ public final class IdempotencyFilter implements Filter {
       }
       finished = true;
       running.remove(this);
-      listener.inFlight(-1);
+      if (counted.remove(this)) {
+        listener.inFlight(-1);
+      }
       try {
         int status = capture.getStatus();
         if (failedRun || failed || status >= 500 || capture.overflowed()

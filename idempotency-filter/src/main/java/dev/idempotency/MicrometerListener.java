@@ -33,10 +33,37 @@ public final class MicrometerListener implements IdempotencyListener {
   private final Counter staleRecovered;
   private final Counter retrySucceeded;
   private final Counter retryFailed;
-  private final AtomicInteger inFlight = new AtomicInteger();
+  private final Shared shared;
   private final Map<String, Timer> timers = new ConcurrentHashMap<>();
-  private final Set<IdempotencyStore> stores = ConcurrentHashMap.newKeySet();
-  private long closedStoresFallbacks;
+
+  /**
+   * What every listener on one registry shares. A meter is registered once per registry: a
+   * second listener's registration returns the first one's meter, which reads the first one's
+   * state, so the state itself must be shared (two filters on one registry).
+   */
+  private static final class Shared {
+    final AtomicInteger inFlight = new AtomicInteger();
+    final Set<IdempotencyStore> stores = ConcurrentHashMap.newKeySet();
+    long closedStoresFallbacks;
+
+    synchronized double fallbacks() {
+      long sum = closedStoresFallbacks;
+      for (IdempotencyStore store : stores) {
+        sum += store.status().fallbacks();
+      }
+      return sum;
+    }
+
+    synchronized void closed(IdempotencyStore store) {
+      if (stores.remove(store)) {
+        closedStoresFallbacks += store.status().fallbacks();
+      }
+    }
+  }
+
+  /** Weak keys: a registry no one uses any more takes its state with it. */
+  private static final Map<MeterRegistry, Shared> SHARED =
+      java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
   /**
    * A listener on Micrometer's global registry, once per JVM, so two filters (or a redeploy in
@@ -51,6 +78,7 @@ public final class MicrometerListener implements IdempotencyListener {
 
   public MicrometerListener(MeterRegistry registry) {
     this.registry = registry;
+    this.shared = SHARED.computeIfAbsent(registry, r -> new Shared());
     for (Outcome outcome : Outcome.values()) {
       outcomes[outcome.ordinal()] = Counter.builder("idempotency.requests")
           .description("Requests the idempotency filter handled, by outcome")
@@ -66,33 +94,22 @@ public final class MicrometerListener implements IdempotencyListener {
     retryFailed = Counter.builder("idempotency.complete.retries")
         .description("Background retries of a failed complete or release, by result")
         .tag("result", "failed").register(registry);
-    Gauge.builder("idempotency.inflight", inFlight,
-            AtomicInteger::get)
+    Gauge.builder("idempotency.inflight", shared.inFlight, AtomicInteger::get)
         .description("Requests executing under a lock now")
         .register(registry);
-    FunctionCounter.builder("idempotency.fallback", this, MicrometerListener::fallbacks)
-        .description("Store operations answered by JDBC because Redis was down")
+    FunctionCounter.builder("idempotency.fallback", shared, Shared::fallbacks)
+        .description("Claims answered by JDBC because Redis was down")
         .register(registry);
-  }
-
-  private synchronized double fallbacks() {
-    long sum = closedStoresFallbacks;
-    for (IdempotencyStore store : stores) {
-      sum += store.status().fallbacks();
-    }
-    return sum;
   }
 
   @Override
   public void storeOpened(IdempotencyStore store) {
-    stores.add(store);
+    shared.stores.add(store);
   }
 
   @Override
-  public synchronized void storeClosed(IdempotencyStore store) {
-    if (stores.remove(store)) {
-      closedStoresFallbacks += store.status().fallbacks();
-    }
+  public void storeClosed(IdempotencyStore store) {
+    shared.closed(store);
   }
 
   @Override
@@ -118,7 +135,7 @@ public final class MicrometerListener implements IdempotencyListener {
 
   @Override
   public void inFlight(int delta) {
-    inFlight.addAndGet(delta);
+    shared.inFlight.addAndGet(delta);
   }
 
   @Override

@@ -16,8 +16,11 @@ public enum Outcome {
   INVALID,
   /** Answered 413: a keyed body over {@code max-request-bytes}. */
   TOO_LARGE,
-  /** Passed through unprotected: not covered, disabled, outside the rollout, no key in key-only
-   * mode, or a keyless body over the limit. */
+  /**
+   * A covered request passed through unprotected: the filter disabled, outside the rollout, no
+   * key in key-only mode, a multipart body, or a keyless body over the limit. Requests the
+   * filter does not cover are not counted.
+   */
   BYPASSED,
   /** The store failed; executed unprotected ({@code fail-mode=open}). */
   FAIL_OPEN,
