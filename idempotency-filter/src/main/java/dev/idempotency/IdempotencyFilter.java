@@ -85,6 +85,11 @@ public final class IdempotencyFilter implements Filter {
       new java.util.concurrent.atomic.AtomicInteger();
   /** Every run holding a lock; one periodic sweep renews those whose lease is due. */
   private final Set<Run> running = ConcurrentHashMap.newKeySet();
+  /**
+   * The settings without system properties: what {@code idempotency.enabled} and
+   * {@code idempotency.rollout.percent} fall back to when their property is cleared at run time.
+   */
+  private IdempotencyConfig switches;
   /** Runs counted in the in-flight gauge: left by {@code finish}, or by {@code destroy}. */
   private final Set<Run> counted = ConcurrentHashMap.newKeySet();
 
@@ -94,6 +99,7 @@ public final class IdempotencyFilter implements Filter {
   private IdempotencyFilter(Builder builder) {
     Settings settings = Settings.from(builder.values::get, builder.environment,
         builder.systemProperties);
+    switches = Settings.from(builder.values::get, builder.environment, name -> null).config();
     start(settings.config(), builder.store, false, builder.clock, builder.listener,
         builder.scope);
   }
@@ -135,6 +141,8 @@ public final class IdempotencyFilter implements Filter {
   public void init(FilterConfig filterConfig) throws ServletException {
     if (config == null) {
       Settings settings = Settings.from(filterConfig::getInitParameter);
+      switches = Settings.from(filterConfig::getInitParameter, System::getenv, name -> null)
+          .config();
       start(settings.config(), openStore(settings), true, Clock.systemUTC(),
           defaultListener(), null);
       log.info("idempotency filter on store '{}' ({})", settings.store(), store.name());
@@ -353,12 +361,12 @@ public final class IdempotencyFilter implements Filter {
         return false;
       }
     }
-    return config.enabled();
+    return switches.enabled();
   }
 
   /** Sticky: decided by the scoped key's hash, so a retry gets the same answer. */
   private boolean inRollout(String storeKey) {
-    int percent = config.rolloutPercent();
+    int percent = switches.rolloutPercent();
     String flag = System.getProperty("idempotency.rollout.percent");
     if (flag != null) {
       try {

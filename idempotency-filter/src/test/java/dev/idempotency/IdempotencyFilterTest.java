@@ -223,6 +223,29 @@ class IdempotencyFilterTest {
     assertThat(app.executions).hasValue(3);
   }
 
+  // SPEC §9: the property is read per request; cleared, the decision is the init-param's (or
+  // the builder's) again, not the property's value at start-up.
+  @Test
+  void clearingTheRunTimeSwitchesHandsTheDecisionBack() throws Exception {
+    System.setProperty("idempotency.enabled", "false");
+    System.setProperty("idempotency.rollout.percent", "0");
+    try {
+      JettyServer s = start(b -> b.enabled(true).rolloutPercent(100));
+      System.clearProperty("idempotency.enabled");
+      String key = UUID.randomUUID().toString();
+      send(post(s.uri("/echo"), key, "{}"));
+      assertThat(app.executions).as("still outside the rollout").hasValue(1);
+      System.clearProperty("idempotency.rollout.percent");
+      send(post(s.uri("/echo"), key, "{}"));
+      HttpResponse<byte[]> replay = send(post(s.uri("/echo"), key, "{}"));
+      assertThat(replay.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+      assertThat(app.executions).hasValue(2);
+    } finally {
+      System.clearProperty("idempotency.enabled");
+      System.clearProperty("idempotency.rollout.percent");
+    }
+  }
+
   @Test
   void rolloutIsStickyPerKey() throws Exception {
     JettyServer s = start(b -> b.rolloutPercent(50));

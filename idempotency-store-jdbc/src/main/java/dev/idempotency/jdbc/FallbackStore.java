@@ -105,7 +105,11 @@ public final class FallbackStore implements IdempotencyStore {
   private static final Duration TOMBSTONE_TTL = Duration.ofMinutes(1);
 
   private final IdempotencyStore primary;
-  private final JdbcStore secondary;
+  /** Builds the JDBC store when it was unreachable at start-up; null once built or if given. */
+  private final java.util.function.Supplier<JdbcStore> connectSecondary;
+  private volatile JdbcStore secondary;
+  private final AtomicBoolean connectingSecondary = new AtomicBoolean();
+  private volatile long nextConnectNanos = System.nanoTime();
   private final Clock clock;
   private final CircuitBreaker primaryBreaker;
   private final CircuitBreaker secondaryBreaker;
@@ -162,6 +166,7 @@ public final class FallbackStore implements IdempotencyStore {
   private FallbackStore(Builder builder) {
     this.primary = builder.primary;
     this.secondary = builder.secondary;
+    this.connectSecondary = builder.connectSecondary;
     this.clock = builder.clock;
     this.coolDown = builder.coolDown;
     this.primaryBreaker = new CircuitBreaker(clock, builder.failureThreshold, coolDown);
@@ -176,7 +181,16 @@ public final class FallbackStore implements IdempotencyStore {
 
   /** A builder over a primary store (a {@code RedisStore}) and the JDBC store behind it. */
   public static Builder builder(IdempotencyStore primary, JdbcStore secondary) {
-    return new Builder(primary, secondary);
+    return new Builder(primary, Objects.requireNonNull(secondary, "secondary"), null);
+  }
+
+  /**
+   * A builder over a primary store and a JDBC store that could not be built yet (PostgreSQL
+   * unreachable at start-up): {@code connect} is called again as the JDBC breaker allows.
+   */
+  static Builder builder(IdempotencyStore primary,
+      java.util.function.Supplier<JdbcStore> connect) {
+    return new Builder(primary, null, Objects.requireNonNull(connect, "connect"));
   }
 
   @Override
@@ -224,7 +238,7 @@ public final class FallbackStore implements IdempotencyStore {
     Optional<JdbcStore.Found> found = Optional.empty();
     if (secondaryBreaker.allows()) {
       try {
-        found = secondary.find(key, requestHash);
+        found = secondary().find(key, requestHash);
         secondaryBreaker.onSuccess();
       } catch (StoreException e) {
         secondaryFailed("find", e);
@@ -267,7 +281,7 @@ public final class FallbackStore implements IdempotencyStore {
     }
     Acquisition onSecondary;
     try {
-      onSecondary = secondary.acquire(key, requestHash, lockTimeout, retention);
+      onSecondary = secondary().acquire(key, requestHash, lockTimeout, retention);
       secondaryBreaker.onSuccess();
     } catch (StoreException e) {
       secondaryFailed("acquire", e);
@@ -296,7 +310,7 @@ public final class FallbackStore implements IdempotencyStore {
       return Optional.empty();
     }
     try {
-      Optional<JdbcStore.Found> found = secondary.find(key, requestHash);
+      Optional<JdbcStore.Found> found = secondary().find(key, requestHash);
       secondaryBreaker.onSuccess();
       return found.map(JdbcStore.Found::held).filter(held -> held instanceof Completed);
     } catch (StoreException e) {
@@ -338,7 +352,7 @@ public final class FallbackStore implements IdempotencyStore {
     Acquisition acquisition;
     long sentNanos = System.nanoTime();
     try {
-      acquisition = secondary.acquire(key, requestHash, lockTimeout, retention);
+      acquisition = secondary().acquire(key, requestHash, lockTimeout, retention);
     } catch (StoreException e) {
       secondaryFailed("acquire", e);
       throw bothDown("acquire", primaryError, e);
@@ -362,7 +376,7 @@ public final class FallbackStore implements IdempotencyStore {
     } else if (route.primary()) {
       done = completeOnPrimary(key, token, route, response, retention);
     } else {
-      done = secondary.complete(key, token, response, retention);
+      done = secondary().complete(key, token, response, retention);
     }
     routes.remove(claim);
     return done;
@@ -379,7 +393,7 @@ public final class FallbackStore implements IdempotencyStore {
         primarySucceeded();
         if (done && route.secondaryToken() != 0) {
           onSecondaryToo("complete",
-              () -> secondary.complete(key, route.secondaryToken(), response, retention));
+              () -> secondary().complete(key, route.secondaryToken(), response, retention));
         } else if (done && retention.compareTo(mirrorMinRetention) >= 0) {
           enqueueMirror(record);
         }
@@ -413,8 +427,8 @@ public final class FallbackStore implements IdempotencyStore {
     }
     try {
       boolean written = route.secondaryToken() != 0
-          ? secondary.complete(key, route.secondaryToken(), response, retention)
-          : secondary.mirror(List.of(record))[0];
+          ? secondary().complete(key, route.secondaryToken(), response, retention)
+          : secondary().mirror(List.of(record))[0];
       secondaryBreaker.onSuccess();
       fallbacks.incrementAndGet();
       if (written) {
@@ -440,7 +454,7 @@ public final class FallbackStore implements IdempotencyStore {
         primaryFailed("complete", e);
       }
     }
-    return secondary.complete(key, token, response, retention);
+    return secondary().complete(key, token, response, retention);
   }
 
   @Override
@@ -449,10 +463,10 @@ public final class FallbackStore implements IdempotencyStore {
     Route route = routes.get(claim);
     boolean done;
     if (route != null && !route.primary()) {
-      done = secondary.release(key, token);
+      done = secondary().release(key, token);
     } else if (route != null) {
       if (route.secondaryToken() != 0) {
-        onSecondaryToo("release", () -> secondary.release(key, route.secondaryToken()));
+        onSecondaryToo("release", () -> secondary().release(key, route.secondaryToken()));
       }
       done = onPrimary("release", () -> primary.release(key, token));
     } else {
@@ -473,7 +487,7 @@ public final class FallbackStore implements IdempotencyStore {
         primaryFailed("release", e);
       }
     }
-    return secondary.release(key, token);
+    return secondary().release(key, token);
   }
 
   @Override
@@ -483,12 +497,12 @@ public final class FallbackStore implements IdempotencyStore {
     boolean primaryRoute = route == null || route.primary();
     long sentNanos = System.nanoTime();
     if (route != null && route.secondaryToken() != 0) {
-      onSecondaryToo("renew", () -> secondary.renew(key, route.secondaryToken(), lockTimeout));
+      onSecondaryToo("renew", () -> secondary().renew(key, route.secondaryToken(), lockTimeout));
     }
     boolean done =
         primaryRoute
             ? onPrimary("renew", () -> primary.renew(key, token, lockTimeout))
-            : secondary.renew(key, token, lockTimeout);
+            : secondary().renew(key, token, lockTimeout);
     if (done && route != null) {
       routes.replace(claim, route,
           new Route(primaryRoute, route.requestHash(), sentNanos + lockTimeout.toNanos(),
@@ -529,7 +543,7 @@ public final class FallbackStore implements IdempotencyStore {
       }
     }
     try {
-      return secondary.inspect(key);
+      return secondary().inspect(key);
     } catch (StoreException e) {
       if (primaryAnswered) {
         return Optional.empty();
@@ -555,7 +569,7 @@ public final class FallbackStore implements IdempotencyStore {
       primaryError = e;
     }
     try {
-      purged |= secondary.purgeLeavingTombstone(key, TOMBSTONE_TTL);
+      purged |= secondary().purgeLeavingTombstone(key, TOMBSTONE_TTL);
     } catch (StoreException e) {
       secondaryError = e;
     }
@@ -563,8 +577,8 @@ public final class FallbackStore implements IdempotencyStore {
       throw bothDown("purge", primaryError, secondaryError);
     }
     if (primaryError != null || secondaryError != null) {
-      String failed = primaryError != null ? primary.name() : secondary.name();
-      String done = primaryError != null ? secondary.name() : primary.name();
+      String failed = primaryError != null ? primary.name() : secondary().name();
+      String done = primaryError != null ? secondary().name() : primary.name();
       StoreException cause = primaryError != null ? primaryError : secondaryError;
       throw new StoreException(NAME, "purge: done on " + done + ", but " + failed
           + " failed and may still hold the record (" + cause.getMessage() + "); purge again",
@@ -587,7 +601,7 @@ public final class FallbackStore implements IdempotencyStore {
       error = e;
     }
     try {
-      secondary.inFlightOlderThan(olderThan, limit).forEach(r -> found.putIfAbsent(r.key(), r));
+      secondary().inFlightOlderThan(olderThan, limit).forEach(r -> found.putIfAbsent(r.key(), r));
     } catch (StoreException e) {
       if (error != null) {
         throw bothDown("inFlightOlderThan", error, e);
@@ -684,7 +698,7 @@ public final class FallbackStore implements IdempotencyStore {
     batch.forEach(p -> records.add(p.record()));
     int written = 0;
     try {
-      for (boolean w : secondary.mirror(records)) {
+      for (boolean w : secondary().mirror(records)) {
         written += w ? 1 : 0;
       }
       secondaryBreaker.onSuccess();
@@ -777,7 +791,7 @@ public final class FallbackStore implements IdempotencyStore {
     Breaker breaker = primaryBreaker.state();
     return new State(
         breaker,
-        breaker == Breaker.CLOSED ? primary.name() : secondary.name(),
+        breaker == Breaker.CLOSED ? primary.name() : JdbcStore.NAME,
         secondaryBreaker.state(),
         fallbacks.get(),
         mirrored.get(),
@@ -792,7 +806,7 @@ public final class FallbackStore implements IdempotencyStore {
   @Override
   public StoreStatus status() {
     return new StoreStatus(
-        primaryBreaker.state() == Breaker.CLOSED ? primary.name() : secondary.name(),
+        primaryBreaker.state() == Breaker.CLOSED ? primary.name() : JdbcStore.NAME,
         switch (primaryBreaker.state()) {
           case CLOSED -> StoreStatus.Breaker.CLOSED;
           case OPEN -> StoreStatus.Breaker.OPEN;
@@ -819,7 +833,45 @@ public final class FallbackStore implements IdempotencyStore {
     try {
       primary.close();
     } finally {
-      secondary.close();
+      synchronized (this) {
+        if (secondary != null) {
+          secondary.close();
+        }
+      }
+    }
+  }
+
+  /**
+   * The JDBC store; built on first use if PostgreSQL was unreachable at start-up (Redis serves
+   * meanwhile, with its claims unchecked against JDBC and its records uncopied), tried again as
+   * the JDBC breaker lets calls through.
+   */
+  private JdbcStore secondary() {
+    JdbcStore s = secondary;
+    if (s != null) {
+      return s;
+    }
+    // One caller tries, at most once per cool-down; the others fail at once meanwhile.
+    if (closed || System.nanoTime() - nextConnectNanos < 0
+        || !connectingSecondary.compareAndSet(false, true)) {
+      throw new StoreException(JdbcStore.NAME, "unreachable since start-up", null);
+    }
+    try {
+      synchronized (this) {
+        if (secondary == null && !closed) {
+          secondary = connectSecondary.get();
+          log.info("jdbc reached: PostgreSQL backs {} again", primary.name());
+        }
+      }
+      if (secondary == null) {
+        throw new StoreException(JdbcStore.NAME, "closed", null);
+      }
+      return secondary;
+    } catch (StoreException e) {
+      nextConnectNanos = System.nanoTime() + coolDown.toNanos();
+      throw e;
+    } finally {
+      connectingSecondary.set(false);
     }
   }
 
@@ -830,6 +882,7 @@ public final class FallbackStore implements IdempotencyStore {
 
     private final IdempotencyStore primary;
     private final JdbcStore secondary;
+    private final java.util.function.Supplier<JdbcStore> connectSecondary;
     private Clock clock = MonotonicClock.INSTANCE;
     private int failureThreshold = 3;
     private Duration coolDown = Duration.ofSeconds(1);
@@ -837,9 +890,11 @@ public final class FallbackStore implements IdempotencyStore {
     private Duration mirrorMinRetention = Duration.ofSeconds(1);
     private int maxRoutes = 100_000;
 
-    private Builder(IdempotencyStore primary, JdbcStore secondary) {
+    private Builder(IdempotencyStore primary, JdbcStore secondary,
+        java.util.function.Supplier<JdbcStore> connectSecondary) {
       this.primary = Objects.requireNonNull(primary, "primary");
-      this.secondary = Objects.requireNonNull(secondary, "secondary");
+      this.secondary = secondary;
+      this.connectSecondary = connectSecondary;
     }
 
     /**

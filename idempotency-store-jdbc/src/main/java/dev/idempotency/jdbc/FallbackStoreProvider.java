@@ -14,8 +14,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Builds a {@link FallbackStore} for {@code idempotency.store=redis+jdbc}: a {@code RedisStore}
  * from {@code idempotency.redis.uri} in front of a {@link JdbcStore} from
- * {@code idempotency.jdbc.*}. PostgreSQL must be reachable at start-up; Redis need not be (JDBC
- * serves until it is). Thread-safe.
+ * {@code idempotency.jdbc.*}. Either may be unreachable at start-up: the other serves (Redis
+ * alone copies nothing to PostgreSQL until it is reached), and both down is the filter's
+ * fail-mode. Thread-safe.
  */
 public final class FallbackStoreProvider implements StoreProvider {
 
@@ -28,20 +29,38 @@ public final class FallbackStoreProvider implements StoreProvider {
 
   @Override
   public IdempotencyStore create(StoreSettings settings) {
-    JdbcStore jdbc = JdbcStoreProvider.build(settings);
+    JdbcStore jdbc;
+    StoreException jdbcError = null;
+    try {
+      jdbc = JdbcStoreProvider.build(settings);
+    } catch (StoreException e) {
+      jdbc = null;
+      jdbcError = e;
+    }
     RedisStoreProvider redisProvider = new RedisStoreProvider();
     IdempotencyStore redis;
     try {
       redis = redisProvider.create(settings);
     } catch (StoreException e) {
+      if (jdbc == null) {
+        // Neither answers: the filter defers the whole store and follows fail-mode.
+        throw new StoreException("redis+jdbc", e.getMessage() + "; " + jdbcError.getMessage(), e);
+      }
       log.warn("redis unreachable at start-up ({}); serving from jdbc until it answers",
           e.getMessage());
       // No wait between tries: the FallbackStore's breaker already spaces them out.
       redis = new DeferredStore("redis", () -> redisProvider.create(settings), Duration.ZERO,
           Clock.systemUTC(), e);
     } catch (RuntimeException e) {
-      jdbc.close();
+      if (jdbc != null) {
+        jdbc.close();
+      }
       throw e;
+    }
+    if (jdbc == null) {
+      log.warn("jdbc unreachable at start-up ({}); redis serves alone, copying nothing to "
+          + "PostgreSQL, until it answers", jdbcError.getMessage());
+      return FallbackStore.builder(redis, () -> JdbcStoreProvider.build(settings)).build();
     }
     return FallbackStore.builder(redis, jdbc).build();
   }

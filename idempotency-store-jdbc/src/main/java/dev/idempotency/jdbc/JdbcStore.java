@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
 public final class JdbcStore implements IdempotencyStore {
 
   private static final Logger log = LoggerFactory.getLogger(JdbcStore.class);
-  private static final String NAME = "jdbc";
+  static final String NAME = "jdbc";
   private static final int MAX_PURGE_BATCHES_PER_RUN = 100;
   private static final int BREAKER_FAILURES = 3;
   private static final Duration BREAKER_COOL_DOWN = Duration.ofSeconds(1);
