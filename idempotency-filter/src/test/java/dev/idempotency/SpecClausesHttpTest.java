@@ -3,11 +3,13 @@ package dev.idempotency;
 import static dev.idempotency.IdempotencyFilterHttpContract.post;
 import static dev.idempotency.IdempotencyFilterHttpContract.send;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.idempotency.IdempotencyConfig.KeyMode;
 import dev.idempotency.memory.MemoryStore;
+import dev.idempotency.spi.IdempotencyStore;
 import jakarta.servlet.Filter;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
@@ -17,7 +19,12 @@ import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.security.Principal;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -93,6 +100,41 @@ class SpecClausesHttpTest {
         .header("X-User", "alice").header("Authorization", "Bearer a2"));
     assertThat(app.executions).as("alice and bob").hasValue(2);
     assertThat(again.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+  }
+
+  // §5: same-JVM waiters are woken at once by the owner's completion. Here the store never
+  // notifies (its watch never completes), so nothing but that wake can end their 60 s wait.
+  @Test
+  void sameJvmWaitersAreWokenByTheOwnerNotByTheStore() throws Exception {
+    IdempotencyStore silent = new ForwardingStore(new MemoryStore()) {
+      @Override
+      public CompletableFuture<Void> watch(String key) {
+        return new CompletableFuture<>();
+      }
+    };
+    IdempotencyFilter filter = IdempotencyFilter.builder(silent)
+        .inFlight(IdempotencyConfig.InFlightMode.WAIT).waitTimeout(Duration.ofSeconds(60))
+        .build();
+    server = JettyServer.start(filter, app);
+    String key = UUID.randomUUID().toString();
+    CompletableFuture<HttpResponse<byte[]>> first = IdempotencyFilterHttpContract.CLIENT
+        .sendAsync(post(server.uri("/echo?hold=1"), key, "{}").build(),
+            HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(app.entered.await(10, TimeUnit.SECONDS)).isTrue();
+    List<CompletableFuture<HttpResponse<byte[]>>> waiters = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      waiters.add(IdempotencyFilterHttpContract.CLIENT.sendAsync(
+          post(server.uri("/echo?hold=1"), key, "{}").build(),
+          HttpResponse.BodyHandlers.ofByteArray()));
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> filter.localWaiters() == 3);
+    app.gate.countDown();
+    assertThat(first.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(201);
+    for (CompletableFuture<HttpResponse<byte[]>> waiter : waiters) {
+      HttpResponse<byte[]> replay = waiter.get(10, TimeUnit.SECONDS);
+      assertThat(replay.headers().firstValue(IdempotencyFilter.REPLAYED_HEADER)).contains("true");
+    }
+    assertThat(app.executions).hasValue(1);
   }
 
   // §6: hop-by-hop headers are not replayed; the others are.
