@@ -11,11 +11,13 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.math.BigDecimal;
-import java.net.URLDecoder;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.Charset;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,8 +30,9 @@ import java.util.Map;
 /**
  * The request hash of SPEC §3/§4: SHA-256 over method, path, canonical query and canonical
  * body. JSON bodies are canonicalised (keys sorted, whitespace dropped), form bodies by sorted
- * parameters, anything else — bad JSON too — by raw bytes; the ignored fields are dropped first.
- * Thread-safe.
+ * parameters, anything else — bad JSON, a form that does not decode exactly — by raw bytes; the
+ * ignored fields are dropped first. Which of the three the body is goes into the hash too, so a
+ * JSON body and a raw one with the same bytes are two requests. Thread-safe.
  */
 final class Fingerprint {
 
@@ -66,14 +69,27 @@ final class Fingerprint {
     Hashing.update(digest, path);
     canonicalQuery(digest, query);
     String mime = mimeType(contentType);
-    if (isJson(mime) && canonicalJson(digest, body, length)) {
-      return Hashing.hex(digest.digest());
+    if (isJson(mime)) {
+      byte[] json = canonicalJson(body, length);
+      if (json != null) {
+        Hashing.update(digest, "json");
+        digest.update(json);
+        return Hashing.hex(digest.digest());
+      }
     }
     if (mime.equals("application/x-www-form-urlencoded")) {
-      canonicalForm(digest, new String(body, 0, length, charset), charset);
-    } else {
-      digest.update(body, 0, length);
+      List<Map.Entry<String, String>> form = canonicalForm(body, length, charset);
+      if (form != null) {
+        Hashing.update(digest, "form");
+        for (Map.Entry<String, String> p : form) {
+          Hashing.update(digest, p.getKey());
+          Hashing.update(digest, p.getValue());
+        }
+        return Hashing.hex(digest.digest());
+      }
     }
+    Hashing.update(digest, "raw");
+    digest.update(body, 0, length);
     return Hashing.hex(digest.digest());
   }
 
@@ -95,7 +111,13 @@ final class Fingerprint {
       Hashing.update(digest, "");
       return;
     }
-    List<String> pairs = new ArrayList<>(List.of(query.split("&")));
+    List<String> pairs = new ArrayList<>();
+    for (String pair : query.split("&")) {
+      // an empty pair (a&&b, a trailing &) is no parameter, and no second end of the query
+      if (!pair.isEmpty()) {
+        pairs.add(pair);
+      }
+    }
     pairs.sort(Comparator.comparing(Fingerprint::nameOf));
     for (String pair : pairs) {
       Hashing.update(digest, pair);
@@ -108,31 +130,58 @@ final class Fingerprint {
     return eq < 0 ? pair : pair.substring(0, eq);
   }
 
-  private boolean canonicalJson(MessageDigest digest, byte[] body, int length) {
+  /**
+   * The canonical JSON, or null to hash the body raw: bad JSON, or a number no exact spelling
+   * fits (an exponent past what a {@code BigDecimal} holds: Jackson and the canonical writer
+   * throw runtime exceptions there, which were a 500).
+   */
+  private byte[] canonicalJson(byte[] body, int length) {
     JsonNode tree;
     try {
       tree = JSON.readTree(body, 0, length);
-    } catch (IOException e) {
-      return false;
+    } catch (IOException | RuntimeException e) {
+      return null;
     }
     if (tree == null || tree.isMissingNode()) {
-      return false;
+      return null;
     }
+    dropIgnoredFields(tree);
+    ByteArrayOutputStream out = new ByteArrayOutputStream(length + 16);
+    try (JsonGenerator g = FACTORY.createGenerator(out)) {
+      writeSorted(g, tree);
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+    return out.toByteArray();
+  }
+
+  /**
+   * Resolves every pointer before removing anything: removing an array element one pointer at a
+   * time shifted the indices the later pointers meant ({@code /items/0} and {@code /items/1}
+   * dropped the first and the third).
+   */
+  private void dropIgnoredFields(JsonNode tree) {
+    java.util.IdentityHashMap<ArrayNode, java.util.TreeSet<Integer>> indices =
+        new java.util.IdentityHashMap<>();
+    List<Map.Entry<ObjectNode, String>> properties = new ArrayList<>();
     for (JsonPointer pointer : ignoreFields) {
       JsonNode parent = tree.at(pointer.head());
       JsonPointer last = pointer.last();
       if (parent instanceof ObjectNode object) {
-        object.remove(last.getMatchingProperty());
+        properties.add(Map.entry(object, last.getMatchingProperty()));
       } else if (parent instanceof ArrayNode array && last.getMatchingIndex() >= 0) {
-        array.remove(last.getMatchingIndex());
+        indices.computeIfAbsent(array, a -> new java.util.TreeSet<>())
+            .add(last.getMatchingIndex());
       }
     }
-    try (JsonGenerator g = FACTORY.createGenerator(new DigestOutput(digest))) {
-      writeSorted(g, tree);
-    } catch (IOException e) {
-      throw new IllegalStateException("writing to a digest cannot fail", e);
+    for (Map.Entry<ObjectNode, String> property : properties) {
+      property.getKey().remove(property.getValue());
     }
-    return true;
+    indices.forEach((array, at) -> {
+      for (int index : at.descendingSet()) {
+        array.remove(index);
+      }
+    });
   }
 
   private static void writeSorted(JsonGenerator g, JsonNode node) throws IOException {
@@ -169,24 +218,40 @@ final class Fingerprint {
     }
   }
 
-  private void canonicalForm(MessageDigest digest, String body, Charset charset) {
+  /**
+   * The form's parameters sorted by name (a name's values keep their order), or null to hash the
+   * body raw: a byte that is not in the charset (a Latin-1 {@code %FC} read as UTF-8) or a bad
+   * escape ({@code %zz}) would otherwise decode to a stand-in, and two forms to one.
+   */
+  private List<Map.Entry<String, String>> canonicalForm(byte[] body, int length,
+      Charset charset) {
+    CharsetDecoder decoder = charset.newDecoder()
+        .onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT);
     List<Map.Entry<String, String>> params = new ArrayList<>();
-    for (String pair : body.split("&")) {
-      if (pair.isEmpty()) {
+    int start = 0;
+    for (int i = 0; i <= length; i++) {
+      if (i < length && body[i] != '&') {
         continue;
       }
-      int eq = pair.indexOf('=');
-      String name = decode(eq < 0 ? pair : pair.substring(0, eq), charset);
-      String value = eq < 0 ? "" : decode(pair.substring(eq + 1), charset);
-      if (!ignored(name)) {
-        params.add(Map.entry(name, value));
+      if (i > start) {
+        int eq = start;
+        while (eq < i && body[eq] != '=') {
+          eq++;
+        }
+        String name = decode(body, start, eq, decoder);
+        String value = eq < i ? decode(body, eq + 1, i, decoder) : "";
+        if (name == null || value == null) {
+          return null;
+        }
+        if (!ignored(name)) {
+          params.add(Map.entry(name, value));
+        }
       }
+      start = i + 1;
     }
     params.sort(Map.Entry.comparingByKey());
-    for (Map.Entry<String, String> p : params) {
-      Hashing.update(digest, p.getKey());
-      Hashing.update(digest, p.getValue());
-    }
+    return params;
   }
 
   private boolean ignored(String formField) {
@@ -198,30 +263,30 @@ final class Fingerprint {
     return false;
   }
 
-  private static String decode(String s, Charset charset) {
+  /** {@code application/x-www-form-urlencoded} decoding of body[from, to); null if inexact. */
+  private static String decode(byte[] body, int from, int to, CharsetDecoder decoder) {
+    byte[] bytes = new byte[to - from];
+    int n = 0;
+    for (int i = from; i < to; i++) {
+      byte b = body[i];
+      if (b == '+') {
+        bytes[n++] = ' ';
+      } else if (b == '%') {
+        int hi = i + 2 < to ? Character.digit(body[i + 1], 16) : -1;
+        int lo = i + 2 < to ? Character.digit(body[i + 2], 16) : -1;
+        if (hi < 0 || lo < 0) {
+          return null;
+        }
+        bytes[n++] = (byte) (hi * 16 + lo);
+        i += 2;
+      } else {
+        bytes[n++] = b;
+      }
+    }
     try {
-      return URLDecoder.decode(s, charset);
-    } catch (IllegalArgumentException e) {
-      return s;
-    }
-  }
-
-  /** Feeds written bytes to a digest. */
-  private static final class DigestOutput extends OutputStream {
-    private final MessageDigest digest;
-
-    DigestOutput(MessageDigest digest) {
-      this.digest = digest;
-    }
-
-    @Override
-    public void write(int b) {
-      digest.update((byte) b);
-    }
-
-    @Override
-    public void write(byte[] b, int off, int len) {
-      digest.update(b, off, len);
+      return decoder.reset().decode(java.nio.ByteBuffer.wrap(bytes, 0, n)).toString();
+    } catch (CharacterCodingException e) {
+      return null;
     }
   }
 }

@@ -39,8 +39,15 @@ final class Hashing {
     return HEX.formatHex(bytes);
   }
 
-  /** Feeds a string and a separator no string of ours contains. */
+  /**
+   * Feeds a string and a separator. A string holding the separator (a form field's decoded
+   * {@code %00}) has it escaped ({@code \1} as {@code \1\1}, {@code \0} as {@code \1\2}), so
+   * no two sequences of strings feed the same bytes.
+   */
   static void update(MessageDigest digest, String text) {
+    if (text.indexOf('\0') >= 0 || text.indexOf('\1') >= 0) {
+      text = text.replace("\1", "\1\1").replace("\0", "\1\2");
+    }
     digest.update(text.getBytes(StandardCharsets.UTF_8));
     digest.update((byte) 0);
   }
