@@ -277,8 +277,10 @@ final class CapturingResponse extends HttpServletResponseWrapper {
     if (endedWhileHeld()) {
       return;
     }
+    if (!super.isCommitted()) {
+      localeSet = locale != null;
+    }
     super.setLocale(locale);
-    localeSet = locale != null;
   }
 
   @Override
@@ -344,6 +346,8 @@ final class CapturingResponse extends HttpServletResponseWrapper {
     refuseIfEnded();
     super.reset();
     declaredLength = -1;
+    localeSet = false;
+    setByApplication.clear();
     if (stream != null) {
       stream.reset();
     }

@@ -86,10 +86,12 @@ public final class IdempotencyFilter implements Filter {
   /** Every run holding a lock; one periodic sweep renews those whose lease is due. */
   private final Set<Run> running = ConcurrentHashMap.newKeySet();
   /**
-   * The settings without system properties: what {@code idempotency.enabled} and
-   * {@code idempotency.rollout.percent} fall back to when their property is cleared at run time.
+   * What {@code idempotency.enabled} and {@code idempotency.rollout.percent} fall back to when
+   * their property is cleared at run time: the environment's or init-param's value, else the
+   * default (one a start-up property overrode may be bad: then the value started with).
    */
-  private IdempotencyConfig switches;
+  private volatile boolean enabledBeneath;
+  private volatile int rolloutBeneath;
   /** Runs counted in the in-flight gauge: left by {@code finish}, or by {@code destroy}. */
   private final Set<Run> counted = ConcurrentHashMap.newKeySet();
 
@@ -99,7 +101,7 @@ public final class IdempotencyFilter implements Filter {
   private IdempotencyFilter(Builder builder) {
     Settings settings = Settings.from(builder.values::get, builder.environment,
         builder.systemProperties);
-    switches = Settings.from(builder.values::get, builder.environment, name -> null).config();
+    switches(builder.values::get, builder.environment, settings.config());
     start(settings.config(), builder.store, false, builder.clock, builder.listener,
         builder.scope);
   }
@@ -141,8 +143,7 @@ public final class IdempotencyFilter implements Filter {
   public void init(FilterConfig filterConfig) throws ServletException {
     if (config == null) {
       Settings settings = Settings.from(filterConfig::getInitParameter);
-      switches = Settings.from(filterConfig::getInitParameter, System::getenv, name -> null)
-          .config();
+      switches(filterConfig::getInitParameter, System::getenv, settings.config());
       start(settings.config(), openStore(settings), true, Clock.systemUTC(),
           defaultListener(), null);
       log.info("idempotency filter on store '{}' ({})", settings.store(), store.name());
@@ -361,12 +362,27 @@ public final class IdempotencyFilter implements Filter {
         return false;
       }
     }
-    return switches.enabled();
+    return enabledBeneath;
+  }
+
+  private void switches(Function<String, String> initParams,
+      Function<String, String> environment, IdempotencyConfig started) {
+    String enabled = Settings.beneathProperties("enabled", initParams, environment);
+    enabledBeneath = enabled.equalsIgnoreCase("true")
+        || (!enabled.equalsIgnoreCase("false") && started.enabled());
+    String rollout = Settings.beneathProperties("rollout.percent", initParams, environment);
+    int percent;
+    try {
+      percent = Integer.parseInt(rollout);
+    } catch (NumberFormatException e) {
+      percent = -1;
+    }
+    rolloutBeneath = percent >= 0 && percent <= 100 ? percent : started.rolloutPercent();
   }
 
   /** Sticky: decided by the scoped key's hash, so a retry gets the same answer. */
   private boolean inRollout(String storeKey) {
-    int percent = switches.rolloutPercent();
+    int percent = rolloutBeneath;
     String flag = System.getProperty("idempotency.rollout.percent");
     if (flag != null) {
       try {

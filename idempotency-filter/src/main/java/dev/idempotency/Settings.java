@@ -94,6 +94,19 @@ public final class Settings {
         });
   }
 
+  /**
+   * A setting as the sources beneath system properties give it (environment, then init-param),
+   * else its default: what a run-time switch falls back to when its property is cleared.
+   */
+  static String beneathProperties(String name, Function<String, String> initParams,
+      Function<String, String> environment) {
+    String value = environment.apply(environmentName(name));
+    if (value == null || value.isBlank()) {
+      value = initParams.apply(name);
+    }
+    return value == null || value.isBlank() ? DEFAULTS.get(name) : value.trim();
+  }
+
   /** {@code lock-timeout} → {@code idempotency.lock-timeout}. */
   static String propertyName(String name) {
     return "idempotency." + name;

@@ -5,8 +5,9 @@ import java.time.Duration;
 
 /**
  * A record completed in another store, to be written here by {@link JdbcStore#mirror}.
- * {@code afterPurge}: claimed after the key was purged (its claim saw the purge's tombstone), so
- * this copy may replace the tombstone that keeps older copies out.
+ * {@code tombstoneSeen}: when the purge's tombstone its claim saw was written (the key was
+ * purged before it ran), so this copy may replace that tombstone, not a later purge's; null if
+ * its claim saw none.
  */
 record CompletedRecord(
     String key,
@@ -14,4 +15,4 @@ record CompletedRecord(
     long token,
     StoredResponse response,
     Duration retention,
-    boolean afterPurge) {}
+    java.time.OffsetDateTime tombstoneSeen) {}

@@ -1,5 +1,6 @@
 package dev.idempotency.jdbc;
 
+import dev.idempotency.redis.RedisStore;
 import dev.idempotency.spi.Acquisition;
 import dev.idempotency.spi.Acquisition.Acquired;
 import dev.idempotency.spi.Acquisition.Completed;
@@ -153,7 +154,7 @@ public final class FallbackStore implements IdempotencyStore {
       boolean primary,
       String requestHash,
       long lockHeldUntilNanos,
-      boolean afterPurge,
+      java.time.OffsetDateTime tombstoneSeen,
       long secondaryToken) {
 
     boolean lockMayHaveRunOut() {
@@ -261,9 +262,10 @@ public final class FallbackStore implements IdempotencyStore {
       repairPrimary(key, acquired, held, queued.retention());
       return held;
     }
-    boolean afterPurge = found.isPresent() && found.get().held() == null;
+    java.time.OffsetDateTime tombstoneSeen =
+        found.isPresent() && found.get().held() == null ? found.get().tombstoneAt() : null;
     route(key, acquired.token(), true, requestHash, sentNanos + lockTimeout.toNanos(),
-        afterPurge, 0);
+        tombstoneSeen, 0);
     return acquired;
   }
 
@@ -288,7 +290,7 @@ public final class FallbackStore implements IdempotencyStore {
       return Optional.empty();
     }
     if (onSecondary instanceof Acquired claimed) {
-      route(key, acquired.token(), true, requestHash, sentNanos + lockTimeout.toNanos(), false,
+      route(key, acquired.token(), true, requestHash, sentNanos + lockTimeout.toNanos(), null,
           claimed.token());
       return Optional.of(acquired);
     }
@@ -360,7 +362,7 @@ public final class FallbackStore implements IdempotencyStore {
     secondaryBreaker.onSuccess();
     fallbacks.incrementAndGet();
     if (acquisition instanceof Acquired acquired) {
-      route(key, acquired.token(), false, requestHash, sentNanos + lockTimeout.toNanos(), false,
+      route(key, acquired.token(), false, requestHash, sentNanos + lockTimeout.toNanos(), null,
           0);
     }
     return acquisition;
@@ -385,11 +387,23 @@ public final class FallbackStore implements IdempotencyStore {
   private boolean completeOnPrimary(
       String key, long token, Route route, StoredResponse response, Duration retention) {
     CompletedRecord record = new CompletedRecord(
-        key, route.requestHash(), token, response, retention, route.afterPurge());
+        key, route.requestHash(), token, response, retention, route.tombstoneSeen());
     StoreException primaryError = null;
+    boolean primaryAnswered = false;
     if (primaryBreaker.allows()) {
+      if (primary instanceof RedisStore redis && !redis.takes(response)) {
+        // Too large for Redis: not stored anywhere and the claim released, as by the redis
+        // store alone, not "rescued" here as if Redis had lost the claim.
+        try {
+          primary.complete(key, token, response, retention);
+        } catch (StoreException e) {
+          primaryFailed("release", e); // the claim runs out by itself
+        }
+        return false;
+      }
       try {
         boolean done = primary.complete(key, token, response, retention);
+        primaryAnswered = true;
         primarySucceeded();
         if (done && route.secondaryToken() != 0) {
           onSecondaryToo("complete",
@@ -420,9 +434,10 @@ public final class FallbackStore implements IdempotencyStore {
       return false;
     }
     if (!secondaryBreaker.allows()) {
-      if (primaryError == null) {
+      if (primaryAnswered) {
         return false;
       }
+      // Redis failed, or its breaker did not let the call through: the filter retries.
       throw bothDown("complete", primaryError, null);
     }
     try {
@@ -506,7 +521,7 @@ public final class FallbackStore implements IdempotencyStore {
     if (done && route != null) {
       routes.replace(claim, route,
           new Route(primaryRoute, route.requestHash(), sentNanos + lockTimeout.toNanos(),
-              route.afterPurge(), route.secondaryToken()));
+              route.tombstoneSeen(), route.secondaryToken()));
     }
     return done;
   }
@@ -635,9 +650,9 @@ public final class FallbackStore implements IdempotencyStore {
   }
 
   private void route(String key, long token, boolean onPrimary, String requestHash,
-      long lockHeldUntilNanos, boolean afterPurge, long secondaryToken) {
+      long lockHeldUntilNanos, java.time.OffsetDateTime tombstoneSeen, long secondaryToken) {
     routes.put(new Claim(key, token),
-        new Route(onPrimary, requestHash, lockHeldUntilNanos, afterPurge, secondaryToken));
+        new Route(onPrimary, requestHash, lockHeldUntilNanos, tombstoneSeen, secondaryToken));
     if (routes.size() > maxRoutes && sweeping.compareAndSet(false, true)) {
       try {
         // Owners that never came back (their lock ran out long ago) must not grow the map.

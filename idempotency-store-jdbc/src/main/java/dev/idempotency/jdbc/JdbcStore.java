@@ -319,9 +319,9 @@ public final class JdbcStore implements IdempotencyStore {
 
   /**
    * A live record as a caller would see it, and how long the record has left; {@code held} null
-   * for the tombstone of a purge (tombstone.sql).
+   * for the tombstone of a purge (tombstone.sql), {@code tombstoneAt} then when it was written.
    */
-  record Found(Acquisition held, Duration expiresIn) {}
+  record Found(Acquisition held, Duration expiresIn, java.time.OffsetDateTime tombstoneAt) {}
 
   /**
    * The live record for {@code key} as {@code requestHash} would see it, or a purge's live
@@ -338,8 +338,10 @@ public final class JdbcStore implements IdempotencyStore {
                 return Optional.<Found>empty();
               }
               Duration expiresIn = micros(rs.getLong("expires_in_micros"));
+              boolean tombstone = rs.getBoolean("tombstone");
               return Optional.of(new Found(
-                  rs.getBoolean("tombstone") ? null : liveRecord(rs, requestHash), expiresIn));
+                  tombstone ? null : liveRecord(rs, requestHash), expiresIn,
+                  tombstone ? rs.getObject("created_at", java.time.OffsetDateTime.class) : null));
             }
           }
         });
@@ -367,7 +369,8 @@ public final class JdbcStore implements IdempotencyStore {
                         .bind("headers", r.response().headersAsText())
                         .bind("body", r.response().body())
                         .bind("retentionMillis", r.retention().toMillis())
-                        .bind("afterPurge", r.afterPurge())
+                        .bindByType("tombstoneSeen", r.tombstoneSeen(),
+                            java.time.OffsetDateTime.class)
                         .add();
                   }
                   int[] counts = batch.execute();

@@ -5,7 +5,7 @@ SELECT request_hash, status, headers, body,
        CAST(floor(extract(epoch FROM lock_expires_at - now()) * 1000000) AS bigint)
          AS lock_expires_in_micros,
        CAST(floor(extract(epoch FROM expires_at - now()) * 1000000) AS bigint) AS expires_in_micros,
-       status IS NULL AND token = 0 AS tombstone
+       status IS NULL AND token = 0 AS tombstone, created_at
 FROM idempotency_record
 WHERE key = :key
   AND ((status IS NULL AND token <> 0 AND lock_expires_at > now())

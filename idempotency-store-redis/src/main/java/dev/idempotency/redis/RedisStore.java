@@ -369,6 +369,21 @@ public final class RedisStore implements IdempotencyStore {
     }
   }
 
+  /**
+   * Whether Redis takes this response in one argument ({@code proto-max-bulk-len}); a
+   * {@link #complete} of one it does not take releases the claim and answers {@code false}.
+   */
+  public boolean takes(StoredResponse response) {
+    return responseFieldsLength(response) <= maxArgumentBytes;
+  }
+
+  /** The length of {@link #responseFields}, without copying the body. */
+  private static long responseFieldsLength(StoredResponse response) {
+    int headers = utf8(response.headersAsText()).length;
+    return (response.status() + "\n" + headers + "\n").length() + (long) headers
+        + response.body().length;
+  }
+
   @Override
   public boolean complete(String key, long token, StoredResponse response, Duration retention) {
     byte[] fields = responseFields(response);
