@@ -102,6 +102,9 @@ public final class FallbackStore implements IdempotencyStore {
   private static final String NAME = "redis+jdbc";
   private static final int MIRROR_BATCH = 128;
   private static final long WATCH_POLL_MS = 250;
+  /** Between tries to build the JDBC store when PostgreSQL was down at start-up. */
+  private static final long RECONNECT_NANOS = TimeUnit.SECONDS.toNanos(5);
+
   /** Longer than any mirror lag: a purged key's late copy must find the tombstone. */
   private static final Duration TOMBSTONE_TTL = Duration.ofMinutes(1);
 
@@ -883,7 +886,9 @@ public final class FallbackStore implements IdempotencyStore {
       }
       return secondary;
     } catch (StoreException e) {
-      nextConnectNanos = System.nanoTime() + coolDown.toNanos();
+      // Every failed try builds and drops a pool, which logs an error: as the filter's own
+      // deferred store, once every 5 s.
+      nextConnectNanos = System.nanoTime() + Math.max(coolDown.toNanos(), RECONNECT_NANOS);
       throw e;
     } finally {
       connectingSecondary.set(false);
