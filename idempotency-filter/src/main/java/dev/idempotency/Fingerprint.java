@@ -31,8 +31,8 @@ import java.util.Map;
  * The request hash of SPEC §3/§4: SHA-256 over method, path, canonical query and canonical
  * body. JSON bodies are canonicalised (keys sorted, whitespace dropped), form bodies by sorted
  * parameters, anything else — bad JSON, a form that does not decode exactly — by raw bytes; the
- * ignored fields are dropped first. Which of the three the body is goes into the hash too, so a
- * JSON body and a raw one with the same bytes are two requests. Thread-safe.
+ * ignored fields are dropped first. A canonical JSON or form body is tagged as such in the hash,
+ * so a raw body with the same bytes is another request. Thread-safe.
  */
 final class Fingerprint {
 
@@ -88,7 +88,7 @@ final class Fingerprint {
         return Hashing.hex(digest.digest());
       }
     }
-    Hashing.update(digest, "raw");
+    // Raw bodies carry no tag: their hashes are as they were before the tags came.
     digest.update(body, 0, length);
     return Hashing.hex(digest.digest());
   }

@@ -118,6 +118,13 @@ public final class DeferredStore implements IdempotencyStore {
     return name;
   }
 
+  /** Until built, nothing is known against it. */
+  @Override
+  public boolean takes(StoredResponse response) {
+    IdempotencyStore d = delegate;
+    return d == null || d.takes(response);
+  }
+
   /** The store's own status once built; until then nothing serves. */
   @Override
   public StoreStatus status() {

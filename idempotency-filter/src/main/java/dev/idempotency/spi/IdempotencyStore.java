@@ -106,4 +106,13 @@ public interface IdempotencyStore extends AutoCloseable {
   /** Releases connections and threads this store owns. */
   @Override
   default void close() {}
+
+  /**
+   * Whether this store can keep {@code response} at all (Redis: one argument of at most its
+   * {@code proto-max-bulk-len}). A {@code complete} of one it cannot keep releases the claim and
+   * answers {@code false}, as for a response over {@code max-response-bytes}.
+   */
+  default boolean takes(StoredResponse response) {
+    return true;
+  }
 }

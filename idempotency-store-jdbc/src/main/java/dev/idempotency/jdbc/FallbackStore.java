@@ -1,6 +1,5 @@
 package dev.idempotency.jdbc;
 
-import dev.idempotency.redis.RedisStore;
 import dev.idempotency.spi.Acquisition;
 import dev.idempotency.spi.Acquisition.Acquired;
 import dev.idempotency.spi.Acquisition.Completed;
@@ -394,13 +393,16 @@ public final class FallbackStore implements IdempotencyStore {
     StoreException primaryError = null;
     boolean primaryAnswered = false;
     if (primaryBreaker.allows()) {
-      if (primary instanceof RedisStore redis && !redis.takes(response)) {
-        // Too large for Redis: not stored anywhere and the claim released, as by the redis
+      if (!primary.takes(response)) {
+        // Too large for Redis: not stored anywhere and the claims released, as by the redis
         // store alone, not "rescued" here as if Redis had lost the claim.
         try {
           primary.complete(key, token, response, retention);
         } catch (StoreException e) {
           primaryFailed("release", e); // the claim runs out by itself
+        }
+        if (route.secondaryToken() != 0) {
+          onSecondaryToo("release", () -> secondary().release(key, route.secondaryToken()));
         }
         return false;
       }

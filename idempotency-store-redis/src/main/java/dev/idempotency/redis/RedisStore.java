@@ -373,6 +373,7 @@ public final class RedisStore implements IdempotencyStore {
    * Whether Redis takes this response in one argument ({@code proto-max-bulk-len}); a
    * {@link #complete} of one it does not take releases the claim and answers {@code false}.
    */
+  @Override
   public boolean takes(StoredResponse response) {
     return responseFieldsLength(response) <= maxArgumentBytes;
   }
