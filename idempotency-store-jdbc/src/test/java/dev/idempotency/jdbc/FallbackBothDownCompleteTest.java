@@ -9,15 +9,11 @@ import dev.idempotency.memory.MemoryStore;
 import dev.idempotency.spi.Acquisition;
 import dev.idempotency.spi.StoreException;
 import dev.idempotency.spi.StoredResponse;
-import java.io.PrintWriter;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.SQLFeatureNotSupportedException;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.logging.Logger;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 
@@ -56,51 +52,11 @@ class FallbackBothDownCompleteTest {
       // PostgreSQL whose connections can be refused, as when it is unreachable.
       boolean[] pgDown = {false};
       DataSource real = pg.dataSource();
-      DataSource switchable = new DataSource() {
-        @Override
-        public Connection getConnection() throws SQLException {
-          if (pgDown[0]) {
-            throw new SQLException("Connection refused", "08001");
-          }
-          return real.getConnection();
+      DataSource switchable = new HookedDataSource(real, () -> {
+        if (pgDown[0]) {
+          throw new SQLException("Connection refused", "08001");
         }
-
-        @Override
-        public Connection getConnection(String u, String p) throws SQLException {
-          return getConnection();
-        }
-
-        @Override
-        public PrintWriter getLogWriter() {
-          return null;
-        }
-
-        @Override
-        public void setLogWriter(PrintWriter out) {}
-
-        @Override
-        public void setLoginTimeout(int seconds) {}
-
-        @Override
-        public int getLoginTimeout() {
-          return 0;
-        }
-
-        @Override
-        public Logger getParentLogger() throws SQLFeatureNotSupportedException {
-          throw new SQLFeatureNotSupportedException();
-        }
-
-        @Override
-        public <T> T unwrap(Class<T> iface) throws SQLException {
-          throw new SQLException("no");
-        }
-
-        @Override
-        public boolean isWrapperFor(Class<?> iface) {
-          return false;
-        }
-      };
+      });
       JdbcStore jdbc = JdbcStore.builder().dataSource(switchable).createSchema(true)
           .purgeInterval(Duration.ZERO).build();
       TestClock clock = new TestClock(); // breakers stay open: their cool-down never passes

@@ -11,20 +11,15 @@ import dev.idempotency.redis.RedisProcess;
 import dev.idempotency.redis.RedisStore;
 import dev.idempotency.spi.Acquisition;
 import dev.idempotency.spi.StoreException;
-import java.io.PrintWriter;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.sql.Connection;
-import java.sql.SQLException;
-import java.sql.SQLFeatureNotSupportedException;
 import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.logging.Logger;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -85,58 +80,14 @@ class FallbackHalfOpenRaceHttpTest {
       }
     };
     DataSource pool = pg.dataSource();
-    DataSource hooked = new DataSource() {
-      @Override
-      public Connection getConnection() throws SQLException {
-        if (holdFirstJdbcConnection.compareAndSet(true, false)) {
-          // Q is past the breaker (it chose JDBC); let P run its Redis claim and its JDBC
-          // look-up first, as a slightly slower JDBC round trip would.
-          qAtJdbc.countDown();
-          await(app.entered);
-        }
-        return pool.getConnection();
+    DataSource hooked = new HookedDataSource(pool, () -> {
+      if (holdFirstJdbcConnection.compareAndSet(true, false)) {
+        // Q is past the breaker (it chose JDBC); let P run its Redis claim and its JDBC
+        // look-up first, as a slightly slower JDBC round trip would.
+        qAtJdbc.countDown();
+        await(app.entered);
       }
-
-      @Override
-      public Connection getConnection(String u, String p) throws SQLException {
-        return pool.getConnection(u, p);
-      }
-
-      @Override
-      public PrintWriter getLogWriter() throws SQLException {
-        return pool.getLogWriter();
-      }
-
-      @Override
-      public void setLogWriter(PrintWriter out) throws SQLException {
-        pool.setLogWriter(out);
-      }
-
-      @Override
-      public void setLoginTimeout(int seconds) throws SQLException {
-        pool.setLoginTimeout(seconds);
-      }
-
-      @Override
-      public int getLoginTimeout() throws SQLException {
-        return pool.getLoginTimeout();
-      }
-
-      @Override
-      public Logger getParentLogger() throws SQLFeatureNotSupportedException {
-        return pool.getParentLogger();
-      }
-
-      @Override
-      public <T> T unwrap(Class<T> iface) throws SQLException {
-        return pool.unwrap(iface);
-      }
-
-      @Override
-      public boolean isWrapperFor(Class<?> iface) throws SQLException {
-        return pool.isWrapperFor(iface);
-      }
-    };
+    });
     JdbcStore jdbc = JdbcStore.builder().dataSource(hooked).createSchema(true)
         .purgeInterval(Duration.ZERO).build();
     store = FallbackStore.builder(primary, jdbc).clock(clock).build();

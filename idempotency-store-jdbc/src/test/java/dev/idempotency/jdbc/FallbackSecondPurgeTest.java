@@ -6,16 +6,11 @@ import static org.awaitility.Awaitility.await;
 import dev.idempotency.memory.MemoryStore;
 import dev.idempotency.spi.Acquisition;
 import dev.idempotency.spi.StoredResponse;
-import java.io.PrintWriter;
-import java.sql.Connection;
-import java.sql.SQLException;
-import java.sql.SQLFeatureNotSupportedException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Logger;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 
@@ -36,56 +31,16 @@ class FallbackSecondPurgeTest {
       CountDownLatch letMirrorGo = new CountDownLatch(1);
       boolean[] gate = {false};
       DataSource real = pg.dataSource();
-      DataSource gated = new DataSource() {
-        @Override
-        public Connection getConnection() throws SQLException {
-          if (gate[0] && Thread.currentThread().getName().equals("idempotency-mirror")) {
-            mirrorWaiting.countDown();
-            try {
-              letMirrorGo.await(30, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-            }
+      DataSource gated = new HookedDataSource(real, () -> {
+        if (gate[0] && Thread.currentThread().getName().equals("idempotency-mirror")) {
+          mirrorWaiting.countDown();
+          try {
+            letMirrorGo.await(30, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
           }
-          return real.getConnection();
         }
-
-        @Override
-        public Connection getConnection(String u, String p) throws SQLException {
-          return getConnection();
-        }
-
-        @Override
-        public PrintWriter getLogWriter() {
-          return null;
-        }
-
-        @Override
-        public void setLogWriter(PrintWriter out) {}
-
-        @Override
-        public void setLoginTimeout(int seconds) {}
-
-        @Override
-        public int getLoginTimeout() {
-          return 0;
-        }
-
-        @Override
-        public Logger getParentLogger() throws SQLFeatureNotSupportedException {
-          throw new SQLFeatureNotSupportedException();
-        }
-
-        @Override
-        public <T> T unwrap(Class<T> iface) throws SQLException {
-          throw new SQLException("no");
-        }
-
-        @Override
-        public boolean isWrapperFor(Class<?> iface) {
-          return false;
-        }
-      };
+      });
       JdbcStore jdbc = JdbcStore.builder().dataSource(gated).createSchema(true)
           .purgeInterval(Duration.ZERO).build();
       // The primary stands in for Redis: it answers every call.
