@@ -20,9 +20,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * SPEC §5 replay "same status, headers and body". reset() clears the locale with the headers,
- * but CapturingResponse keeps localeSet: the replay carries a Content-Language (the JVM's
- * default locale) that the first response never had.
+ * SPEC §5 replay "same status, headers and body". reset() clears the locale with the headers:
+ * a capture that remembered setLocale past it replayed a Content-Language (the JVM's default
+ * locale on Tomcat) the first response never had.
  */
 class ResetAfterSetLocaleTest {
 

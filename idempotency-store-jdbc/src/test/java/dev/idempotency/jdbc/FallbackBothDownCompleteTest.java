@@ -19,8 +19,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * SPEC §8 / README: a complete that fails after the handler ran is retried in the background
- * until the lock would expire. The filter retries only on a StoreException; FallbackStore now
- * answers {@code false} ("the claim is gone") when both breakers are open, so nothing retries.
+ * until the lock would expire. The filter retries only on a StoreException: FallbackStore must
+ * not answer {@code false} ("the claim is gone") when both breakers are open and nobody answered
+ * (it did, and nothing retried).
  */
 class FallbackBothDownCompleteTest {
 

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * README: "the purge's tombstone keeps out only copies claimed before it". A copy claimed after
- * an earlier purge (afterPurge) replaces any tombstone, also that of a purge made after it
- * completed: the second purge is undone and the purged response replayed.
+ * an earlier purge may replace that purge's tombstone only: it replaced any, also that of a
+ * purge made after it completed, which was undone and the purged response replayed.
  */
 class FallbackSecondPurgeTest {
 
