@@ -597,8 +597,8 @@ public final class FallbackStore implements IdempotencyStore {
       throw bothDown("purge", primaryError, secondaryError);
     }
     if (primaryError != null || secondaryError != null) {
-      String failed = primaryError != null ? primary.name() : secondary().name();
-      String done = primaryError != null ? secondary().name() : primary.name();
+      String failed = primaryError != null ? primary.name() : JdbcStore.NAME;
+      String done = primaryError != null ? JdbcStore.NAME : primary.name();
       StoreException cause = primaryError != null ? primaryError : secondaryError;
       throw new StoreException(NAME, "purge: done on " + done + ", but " + failed
           + " failed and may still hold the record (" + cause.getMessage() + "); purge again",
