@@ -110,8 +110,27 @@ public final class JdbcStore implements IdempotencyStore {
         // on a lock), leaving a lock nobody holds to answer retries 409 until it runs out.
         releaseUnansweredClaim(key, token, System.nanoTime() + lockTimeout.toNanos(), 50);
       }
+      if (readOnly(e)) {
+        // A standby (or a read-only database) refuses the claim, which is an INSERT even when
+        // it writes nothing: what it holds can still answer, read-only. A key it does not
+        // hold cannot be claimed there: the caller's fail-mode decides.
+        Optional<Found> found = find(key, requestHash);
+        if (found.isPresent() && found.get().held() != null) {
+          return found.get().held();
+        }
+      }
       throw e;
     }
+  }
+
+  /** SQLState 25006: read-only SQL transaction (a hot standby, default_transaction_read_only). */
+  private static boolean readOnly(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof SQLException sql && "25006".equals(sql.getSQLState())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

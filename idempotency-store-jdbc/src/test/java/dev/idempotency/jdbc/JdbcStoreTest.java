@@ -187,6 +187,35 @@ class JdbcStoreTest extends IdempotencyStoreContract {
     assertLosingClaimReportsTheWinner("TRANSACTION_SERIALIZABLE", false);
   }
 
+  // A standby refuses every claim (an INSERT, even when it writes nothing): what it holds still
+  // answers, read-only, and only a key it does not hold is the caller's fail-mode.
+  @Test
+  void aReadOnlyDatabaseStillAnswersWhatItHolds() throws Exception {
+    String database = "read_only_" + UUID.randomUUID().toString().replace("-", "");
+    try (Connection c = pg.dataSource().getConnection(); Statement s = c.createStatement()) {
+      s.execute("CREATE DATABASE " + database);
+    }
+    String url = pg.jdbcUrl().replace("/postgres", "/" + database);
+    String done = "done:" + UUID.randomUUID();
+    String running = "running:" + UUID.randomUUID();
+    try (JdbcStore writable = storeOn(url).createSchema(true).build()) {
+      long token = ((Acquired) writable.acquire(done, "h", LONG, RETENTION)).token();
+      assertThat(writable.complete(done, token, response(201, "{}"), RETENTION)).isTrue();
+      writable.acquire(running, "h", LONG, RETENTION);
+    }
+    try (Connection c = pg.dataSource().getConnection(); Statement s = c.createStatement()) {
+      s.execute("ALTER DATABASE " + database + " SET default_transaction_read_only = on");
+    }
+    try (JdbcStore standby = storeOn(url).build()) {
+      assertThat(standby.acquire(done, "h", LONG, RETENTION))
+          .isEqualTo(new Completed(response(201, "{}")));
+      assertThat(standby.acquire(done, "other", LONG, RETENTION)).isEqualTo(Acquisition.MISMATCH);
+      assertThat(standby.acquire(running, "h", LONG, RETENTION)).isInstanceOf(InFlight.class);
+      assertThatThrownBy(() -> standby.acquire("new:" + UUID.randomUUID(), "h", LONG, RETENTION))
+          .isInstanceOf(StoreException.class).hasMessageContaining("read-only");
+    }
+  }
+
   // Outside autocommit, work that is not committed is rolled back when the connection goes back
   // to the pool: a purge said it deleted and the record stayed.
   @Test
