@@ -187,7 +187,7 @@ public final class IdempotencyFilter implements Filter {
     try {
       return provider.create(settings);
     } catch (StoreException e) {
-      log.error("idempotency store '{}' unreachable at start-up: {}. Requests follow "
+      log.error("idempotency store '{}' could not be opened at start-up: {}. Requests follow "
           + "idempotency.fail-mode until it can be reached; retrying every {}s.",
           provider.name(), e.getMessage(), STORE_RETRY_EVERY.toSeconds());
       return new DeferredStore(provider.name(), () -> provider.create(settings),

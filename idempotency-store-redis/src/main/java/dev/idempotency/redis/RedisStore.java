@@ -230,7 +230,17 @@ public final class RedisStore implements IdempotencyStore {
               }
             }
           });
-      pubSub.sync().psubscribe(globEscaped(channelPrefix) + "*");
+      try {
+        pubSub.sync().psubscribe(globEscaped(channelPrefix) + "*");
+      } catch (RedisCommandExecutionException e) {
+        if (e.getMessage() != null && e.getMessage().startsWith("NOPERM")) {
+          // An ACL user gets no channels unless granted (Redis 7's default, acl-pubsub-default).
+          throw new StoreException(NAME, "Redis at " + address + " does not let its user "
+              + "subscribe to the store's channels " + channelPrefix + "*: grant them in the "
+              + "user's ACL (&" + channelPrefix + "*). " + e.getMessage(), e);
+        }
+        throw e;
+      }
       this.maxmemoryPolicy = readMaxmemoryPolicy();
       this.maxArgumentBytes = maxArgumentBytes();
     } catch (RuntimeException e) {
@@ -238,6 +248,9 @@ public final class RedisStore implements IdempotencyStore {
         created.shutdown(Duration.ZERO, Duration.ofSeconds(2));
       }
       resources.shutdown(0, 2, TimeUnit.SECONDS);
+      if (e instanceof StoreException refused) {
+        throw refused;
+      }
       throw new StoreException(
           NAME, "cannot connect to Redis at " + address + ": " + rootMessage(e), e);
     }

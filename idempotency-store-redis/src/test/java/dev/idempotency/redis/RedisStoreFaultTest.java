@@ -235,4 +235,39 @@ class RedisStoreFaultTest {
       }
     }
   }
+
+  /**
+   * A Redis ACL user gets no pub/sub channels unless granted (the default since Redis 7): start-up
+   * names the grant it needs. With the grant and the commands README lists, the store works.
+   */
+  @Test
+  void anAclUserWithoutTheStoresChannelsIsToldWhichToGrant() throws Exception {
+    try (RedisProcess redis = RedisProcess.start()) {
+      redis.call("ACL", "SETUSER", "app", "on", ">pw", "~*", "+@all", "resetchannels");
+      String uri = "redis://app:pw@127.0.0.1:" + redis.port();
+      assertThatThrownBy(() -> RedisStore.builder(uri).build())
+          .isInstanceOf(StoreException.class)
+          .hasMessageContaining("&idem:done:*")
+          .hasMessageContaining("NOPERM")
+          .satisfies(e -> assertThat(e.getMessage()).doesNotContain("cannot connect"));
+
+      redis.call("ACL", "SETUSER", "app", "reset", "on", ">pw", "~idem:*", "&idem:done:*",
+          "+evalsha", "+eval", "+script|load", "+psubscribe", "+scan", "+ping", "+hello",
+          "+get", "+set", "+setrange", "+del", "+pttl", "+time", "+publish");
+      try (RedisStore store = RedisStore.builder(uri).build()) {
+        Acquisition.Acquired claim =
+            (Acquisition.Acquired) store.acquire("acl", "h", LOCK, RETENTION);
+        CompletableFuture<Void> woken = store.watch("acl");
+        assertThat(store.renew("acl", claim.token(), LOCK)).isTrue();
+        assertThat(store.complete("acl", claim.token(),
+            new StoredResponse(201, Map.of(), new byte[] {7}), RETENTION)).isTrue();
+        woken.get(5, TimeUnit.SECONDS);
+        assertThat(store.acquire("acl", "h", LOCK, RETENTION))
+            .isInstanceOf(Acquisition.Completed.class);
+        assertThat(store.inspect("acl")).isPresent();
+        assertThat(store.inFlightOlderThan(Duration.ZERO, 10)).isEmpty();
+        assertThat(store.purge("acl")).isTrue();
+      }
+    }
+  }
 }

@@ -30,7 +30,7 @@ class UnreachableStoreIT {
       assertThat(retry.statusCode()).isEqualTo(201);
       assertThat(retry.headers().firstValue("Idempotent-Replayed")).isEmpty();
       assertThat(http.executions()).as("fail-mode=open executes unprotected").isEqualTo(2);
-      assertOneClearLine(jar.output(), "'redis' unreachable at start-up", "cannot connect to Redis");
+      assertOneClearLine(jar.output(), "'redis' could not be opened at start-up", "cannot connect to Redis");
     }
   }
 
@@ -50,13 +50,13 @@ class UnreachableStoreIT {
       assertThat(MAPPER.readTree(response.body()).get("type").asText())
           .isEqualTo("urn:problem-type:idempotency:store-unavailable");
       assertThat(http.executions()).isZero();
-      assertOneClearLine(jar.output(), "'jdbc' unreachable at start-up", "cannot connect to");
+      assertOneClearLine(jar.output(), "'jdbc' could not be opened at start-up", "cannot connect to");
     }
   }
 
   private static void assertOneClearLine(List<String> output, String... parts) {
     assertThat(output)
-        .filteredOn(line -> line.contains("unreachable at start-up"))
+        .filteredOn(line -> line.contains("could not be opened at start-up"))
         .singleElement()
         .satisfies(line -> assertThat(line).contains("ERROR").contains(parts)
             .contains("idempotency.fail-mode"));
