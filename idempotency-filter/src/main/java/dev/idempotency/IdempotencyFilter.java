@@ -590,6 +590,12 @@ public final class IdempotencyFilter implements Filter {
         continue;
       }
       long waitMs = Math.max(1, left.toMillis());
+      if (acquisition instanceof Acquisition.InFlight inFlight) {
+        // Nothing announces a dead owner's lock going stale: look again when it would, and take
+        // the key over then rather than at the wait-timeout. A live owner's renewal answers
+        // in flight again, with its new expiry.
+        waitMs = Math.min(waitMs, Math.max(1, inFlight.lockExpiresIn().toMillis() + 1));
+      }
       if (waiter[0].polling()) {
         waitMs = Math.min(waitMs, pollMs);
         pollMs = Math.min(POLL_MAX_MS, pollMs * 2);

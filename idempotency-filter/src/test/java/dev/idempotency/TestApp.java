@@ -43,6 +43,9 @@ public final class TestApp extends HttpServlet {
     };
   }
 
+  /** Says which application answered {@code /named}, for tests that run several. */
+  public volatile String name = "app";
+
   /** Opened by the test to let held handlers ({@code ?hold=1}) go on. */
   public volatile CountDownLatch gate = new CountDownLatch(1);
   /** Counted down when a held handler has started. */
@@ -78,6 +81,12 @@ public final class TestApp extends HttpServlet {
     }
     String path = IdempotencyFilter.pathOf(req);
     switch (path) {
+      case "/named" -> {
+        req.getInputStream().readAllBytes();
+        resp.setStatus(201);
+        resp.setContentType("text/plain");
+        resp.getOutputStream().write(("answered by " + name).getBytes(StandardCharsets.UTF_8));
+      }
       case "/echo" -> {
         byte[] body = req.getInputStream().readAllBytes();
         resp.setStatus(201);

@@ -12,16 +12,19 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A loopback TCP proxy in front of Redis that can drop a connection the moment Redis answers: the
- * command ran, its reply is lost with the connection (a network blip, a load balancer reset).
+ * command ran, its reply is lost with the connection (a network blip, a load balancer reset); or
+ * be {@linkplain #cut() cut} (a partition: every connection reset, new ones too, until
+ * {@linkplain #restore() restored}).
  */
-final class DroppingProxy implements AutoCloseable {
+public final class DroppingProxy implements AutoCloseable {
   private final ServerSocket server;
   private final int target;
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   /** Set: the next reply Redis sends on any connection is dropped together with it. */
   final AtomicBoolean dropNextReply = new AtomicBoolean();
+  private volatile boolean cut;
 
-  DroppingProxy(int target) throws IOException {
+  public DroppingProxy(int target) throws IOException {
     this.target = target;
     this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
     Thread acceptor = new Thread(this::accept, "proxy-accept");
@@ -29,14 +32,36 @@ final class DroppingProxy implements AutoCloseable {
     acceptor.start();
   }
 
-  String uri() {
+  public String uri() {
     return "redis://127.0.0.1:" + server.getLocalPort();
+  }
+
+  /** Resets every connection, and each new one as it arrives, until {@link #restore()}. */
+  public void cut() {
+    cut = true;
+    for (Socket s : sockets) {
+      try {
+        s.close();
+      } catch (IOException ignored) {
+        // closed
+      }
+    }
+    sockets.clear();
+  }
+
+  /** New connections reach Redis again. */
+  public void restore() {
+    cut = false;
   }
 
   private void accept() {
     while (!server.isClosed()) {
       try {
         Socket client = server.accept();
+        if (cut) {
+          client.close();
+          continue;
+        }
         Socket upstream = new Socket(InetAddress.getLoopbackAddress(), target);
         sockets.add(client);
         sockets.add(upstream);
@@ -79,6 +104,7 @@ final class DroppingProxy implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
+    cut = true;
     server.close();
     for (Socket s : sockets) {
       s.close();
