@@ -751,6 +751,8 @@ public final class IdempotencyFilter implements Filter {
     private volatile long renewAtNanos;
     private volatile Instant lockExpires;
     private volatile boolean failed;
+    /** Only the lease thread reads and writes it. */
+    private boolean lapseLogged;
     private boolean finished;
 
     Run(String key, String requestHash, long token, boolean keyed, CapturingResponse capture,
@@ -773,8 +775,8 @@ public final class IdempotencyFilter implements Filter {
     void renew() {
       long startNanos = System.nanoTime();
       renewAtNanos = startNanos + renewalPeriodNanos();
+      Instant now = clock.instant();
       try {
-        Instant now = clock.instant();
         if (store.renew(key, token, config.lockTimeout())) {
           lockExpires = now.plus(config.lockTimeout());
         } else {
@@ -787,7 +789,15 @@ public final class IdempotencyFilter implements Filter {
         // Again at the next sweep, not a renewal period later: two periods could outlast the
         // lock and let a duplicate take a live owner's key over.
         renewAtNanos = startNanos;
-        log.debug("renewing key {} failed: {}", prefix(key), e.getMessage());
+        if (!lapseLogged && !now.isBefore(lockExpires)) {
+          // Once per run: the owner runs on, but its key is no longer kept from a retry.
+          lapseLogged = true;
+          log.warn("the lock of key {} ran out while its request runs: no renewal got through "
+              + "for a lock-timeout; a retry may take the key over and run it again: {}",
+              prefix(key), e.getMessage());
+        } else {
+          log.debug("renewing key {} failed: {}", prefix(key), e.getMessage());
+        }
       } finally {
         listener.storeCall(store.name(), "renew", System.nanoTime() - startNanos);
       }

@@ -352,6 +352,46 @@ class RequestEdgeCasesHttpTest {
         .isLessThan(lock.dividedBy(3));
   }
 
+  // SPEC §5: an owner none of whose renewals gets through outlives its lock, and a retry may run
+  // its key again. That is said once at WARN (each failed renewal alone is DEBUG), and the
+  // client still gets its response.
+  @Test
+  void renewalsFailingUntilTheLockRunsOutAreWarnedOfOnce() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger failures =
+        new java.util.concurrent.atomic.AtomicInteger();
+    IdempotencyStore unreachable = new ForwardingStore(new MemoryStore()) {
+      @Override
+      public boolean renew(String key, long token, Duration lockTimeout) {
+        failures.incrementAndGet();
+        throw new dev.idempotency.spi.StoreException("test", "connection refused", null);
+      }
+    };
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream stderr = System.err;
+    // slf4j-simple writes to whatever System.err is when it logs.
+    System.setErr(new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+    String warning = "ran out while its request runs";
+    try {
+      server = JettyServer.start(
+          IdempotencyFilter.builder(unreachable).lockTimeout(Duration.ofMillis(300)).build(), app);
+      var held = CLIENT.sendAsync(post(server, "/echo?hold=1", UUID.randomUUID().toString(),
+          "application/json", new byte[0]).build(), HttpResponse.BodyHandlers.ofByteArray());
+      assertThat(app.entered.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+          .until(() -> err.toString(StandardCharsets.UTF_8).contains(warning));
+      int seen = failures.get();
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+          .until(() -> failures.get() >= seen + 3);
+      app.gate.countDown();
+      HttpResponse<byte[]> response = held.get(10, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(response.statusCode()).isEqualTo(201);
+    } finally {
+      System.setErr(stderr);
+    }
+    assertThat(err.toString(StandardCharsets.UTF_8).lines().filter(l -> l.contains(warning)))
+        .singleElement().asString().contains("WARN").matches(".*key [0-9a-f]{12} .*");
+  }
+
   // SPEC §8: a failed complete is retried in the background, "counted and logged, never
   // silent", also when the filter is destroyed before the retry could run.
   @Test
