@@ -434,9 +434,11 @@ public final class FallbackStore implements IdempotencyStore {
     // the primary, and JDBC, which never saw that claim, could not fence this write off (unless
     // it holds a claim of its own, below).
     if (route.lockMayHaveRunOut() && route.secondaryToken() == 0) {
-      log.warn("{} failed and the claim on key {} may have been taken over (its lock ran out): "
-          + "its response is not stored", primary.name(), shown(key));
-      return false;
+      // A failure, not a fenced complete: the filter retries it on the primary, with the token,
+      // while the lock could still hold, and counts it either way.
+      throw new StoreException(primary.name(), "complete failed and the claim on key "
+          + shown(key) + " may have been taken over (its lock ran out): not stored in jdbc",
+          primaryError);
     }
     if (!secondaryBreaker.allows()) {
       if (primaryAnswered) {
