@@ -37,10 +37,13 @@ public final class RedisClusterProcess implements AutoCloseable {
   private final List<RedisProcess> masters;
   /** replicas.get(i): the replicas of master i, as started. */
   private final List<List<RedisProcess>> replicas;
+  private final boolean tls;
 
-  private RedisClusterProcess(List<RedisProcess> masters, List<List<RedisProcess>> replicas) {
+  private RedisClusterProcess(
+      List<RedisProcess> masters, List<List<RedisProcess>> replicas, boolean tls) {
     this.masters = List.copyOf(masters);
     this.replicas = replicas.stream().map(List::copyOf).toList();
+    this.tls = tls;
   }
 
   /** Starts a cluster of {@code masters} nodes, no replicas; returns once it serves every slot. */
@@ -56,6 +59,20 @@ public final class RedisClusterProcess implements AutoCloseable {
    */
   public static RedisClusterProcess start(
       int masters, int replicasPerMaster, Duration nodeTimeout) {
+    return start(masters, replicasPerMaster, nodeTimeout, null);
+  }
+
+  /**
+   * Starts a cluster of {@code masters} nodes, no replicas, that speaks only TLS, to clients and
+   * on the cluster bus ({@code --tls-cluster yes}), with {@code certs}' server certificate; see
+   * {@link RedisProcess#startTls}. {@link #uri()} is then {@code rediss-cluster://...}.
+   */
+  public static RedisClusterProcess startTls(int masters, TestCertificates certs) {
+    return start(masters, 0, DEFAULT_NODE_TIMEOUT, certs);
+  }
+
+  private static RedisClusterProcess start(
+      int masters, int replicasPerMaster, Duration nodeTimeout, TestCertificates certs) {
     if (masters < 1) {
       throw new IllegalArgumentException("masters must be positive: " + masters);
     }
@@ -73,19 +90,23 @@ public final class RedisClusterProcess implements AutoCloseable {
             // Full syncs without waiting for more replicas (Redis 7 waits 5 s by default).
             "--repl-diskless-sync", "yes",
             "--repl-diskless-sync-delay", "0");
+    if (certs != null) {
+      args = new ArrayList<>(args);
+      args.addAll(List.of("--tls-cluster", "yes", "--tls-replication", "yes"));
+    }
     List<RedisProcess> masterNodes = new ArrayList<>();
     List<List<RedisProcess>> replicaNodes = new ArrayList<>();
     List<RedisProcess> all = new ArrayList<>();
     try {
       for (int i = 0; i < masters; i++) {
-        RedisProcess master = RedisProcess.start(RedisProcess.freePort(true), args);
+        RedisProcess master = node(RedisProcess.freePort(true), args, certs);
         masterNodes.add(master);
         all.add(master);
       }
       for (int i = 0; i < masters; i++) {
         List<RedisProcess> ofMaster = new ArrayList<>();
         for (int r = 0; r < replicasPerMaster; r++) {
-          RedisProcess replica = RedisProcess.start(RedisProcess.freePort(true), args);
+          RedisProcess replica = node(RedisProcess.freePort(true), args, certs);
           ofMaster.add(replica);
           all.add(replica);
         }
@@ -132,11 +153,17 @@ public final class RedisClusterProcess implements AutoCloseable {
                       && replicaNodes.stream()
                           .flatMap(List::stream)
                           .allMatch(RedisClusterProcess::inSync));
-      return new RedisClusterProcess(masterNodes, replicaNodes);
+      return new RedisClusterProcess(masterNodes, replicaNodes, certs != null);
     } catch (RuntimeException e) {
       all.forEach(RedisProcess::close);
       throw e;
     }
+  }
+
+  private static RedisProcess node(int port, List<String> args, TestCertificates certs) {
+    return certs == null
+        ? RedisProcess.start(port, args)
+        : RedisProcess.startTls(certs, port, args);
   }
 
   private static int firstSlot(int master, int masters) {
@@ -203,9 +230,12 @@ public final class RedisClusterProcess implements AutoCloseable {
     throw new AssertionError(slot);
   }
 
-  /** {@code redis-cluster://127.0.0.1:P1,127.0.0.1:P2,...}: every node, replicas too, as a seed. */
+  /**
+   * {@code redis-cluster://127.0.0.1:P1,127.0.0.1:P2,...} ({@code rediss-cluster://} with TLS):
+   * every node, replicas too, as a seed.
+   */
   public String uri() {
-    return "redis-cluster://"
+    return (tls ? "rediss-cluster://" : "redis-cluster://")
         + all().map(n -> "127.0.0.1:" + n.port()).collect(Collectors.joining(","));
   }
 

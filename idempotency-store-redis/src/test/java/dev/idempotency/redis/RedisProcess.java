@@ -32,6 +32,7 @@ import redis.embedded.core.ExecutableProvider;
  * {@code redis-server} on the {@code PATH}, else the binary shipped in
  * {@code com.github.codemonstur:embedded-redis} (Redis 6.2), so tests pass on a fresh machine.
  * Nothing is persisted: no RDB, no AOF. Reused by other modules through this module's test-jar.
+ * {@link #startTls} runs one that speaks only TLS (both binaries are built with TLS).
  *
  * <pre>{@code
  * try (RedisProcess redis = RedisProcess.start()) {
@@ -53,14 +54,16 @@ public final class RedisProcess implements AutoCloseable {
   private final int port;
   private final Path dir;
   private final List<String> extraArgs;
+  private final TestCertificates tls;
   private final ConcurrentLinkedDeque<String> log = new ConcurrentLinkedDeque<>();
   private Process process;
   private boolean paused;
 
-  private RedisProcess(int port, Path dir, List<String> extraArgs) {
+  private RedisProcess(int port, Path dir, List<String> extraArgs, TestCertificates tls) {
     this.port = port;
     this.dir = dir;
     this.extraArgs = List.copyOf(extraArgs);
+    this.tls = tls;
   }
 
   /** Starts a standalone server on a free loopback port. */
@@ -73,13 +76,26 @@ public final class RedisProcess implements AutoCloseable {
    * --cluster-enabled yes}).
    */
   public static RedisProcess start(int port, List<String> extraArgs) {
+    return start(port, extraArgs, null);
+  }
+
+  /**
+   * Starts a server that speaks only TLS ({@code --port 0}) on {@code port}, with {@code certs}'
+   * server certificate and no client certificates asked; {@link #uri()} is then {@code
+   * rediss://127.0.0.1:PORT} and {@link #call} goes over TLS, trusting {@code certs}' CA.
+   */
+  public static RedisProcess startTls(TestCertificates certs, int port, List<String> extraArgs) {
+    return start(port, extraArgs, certs);
+  }
+
+  private static RedisProcess start(int port, List<String> extraArgs, TestCertificates tls) {
     Path dir;
     try {
       dir = Files.createTempDirectory("redis-" + port + "-");
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    RedisProcess redis = new RedisProcess(port, dir, extraArgs);
+    RedisProcess redis = new RedisProcess(port, dir, extraArgs, tls);
     redis.launch();
     return redis;
   }
@@ -140,9 +156,20 @@ public final class RedisProcess implements AutoCloseable {
   private synchronized void launch() {
     List<String> command = new ArrayList<>();
     command.add(executable().toString());
+    if (tls == null) {
+      command.addAll(List.of("--port", Integer.toString(port)));
+    } else {
+      command.addAll(
+          List.of(
+              "--port", "0",
+              "--tls-port", Integer.toString(port),
+              "--tls-cert-file", tls.certPem().toString(),
+              "--tls-key-file", tls.keyPem().toString(),
+              "--tls-ca-cert-file", tls.caPem().toString(),
+              "--tls-auth-clients", "no"));
+    }
     command.addAll(
         List.of(
-            "--port", Integer.toString(port),
             "--bind", "127.0.0.1",
             "--save", "",
             "--appendonly", "no",
@@ -200,9 +227,9 @@ public final class RedisProcess implements AutoCloseable {
     return port;
   }
 
-  /** {@code redis://127.0.0.1:PORT}. */
+  /** {@code redis://127.0.0.1:PORT}, or {@code rediss://127.0.0.1:PORT} for a TLS server. */
   public String uri() {
-    return "redis://127.0.0.1:" + port;
+    return (tls == null ? "redis" : "rediss") + "://127.0.0.1:" + port;
   }
 
   /** True while the server process is alive. */
@@ -292,7 +319,7 @@ public final class RedisProcess implements AutoCloseable {
    */
   public Object call(String... args) {
     try {
-      return Resp.call(port, args);
+      return tls == null ? Resp.call(port, args) : Resp.call(tls.socketFactory(), port, args);
     } catch (IOException e) {
       throw new UncheckedIOException("redis on port " + port + ": " + String.join(" ", args), e);
     }

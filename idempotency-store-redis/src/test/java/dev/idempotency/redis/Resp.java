@@ -10,6 +10,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import javax.net.SocketFactory;
 
 /**
  * A minimal RESP2 client for test helpers: one blocking command per connection, so the helpers
@@ -22,7 +23,12 @@ final class Resp {
 
   /** Sends one command to {@code 127.0.0.1:port} and returns the reply. */
   static Object call(int port, String... args) throws IOException {
-    try (Socket socket = new Socket()) {
+    return call(SocketFactory.getDefault(), port, args);
+  }
+
+  /** Sends one command through a socket of {@code sockets} (e.g. TLS) and returns the reply. */
+  static Object call(SocketFactory sockets, int port, String... args) throws IOException {
+    try (Socket socket = sockets.createSocket()) {
       socket.connect(new InetSocketAddress("127.0.0.1", port), 2_000);
       socket.setSoTimeout(10_000);
       OutputStream out = socket.getOutputStream();
