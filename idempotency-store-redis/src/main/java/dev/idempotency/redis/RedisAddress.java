@@ -10,7 +10,9 @@ import java.util.stream.Collectors;
  * {@code idempotency.redis.uri} parsed: standalone ({@code redis://}, {@code rediss://}, with an
  * optional {@code user:password@} and {@code /database}) or Redis Cluster ({@code
  * redis-cluster://[user:password@]host:port,host:port}, {@code rediss-cluster://...}, or a comma
- * list of {@code redis://} URIs or {@code host:port} seeds). Immutable and thread-safe.
+ * list of {@code redis://} URIs or {@code host:port} seeds). Lettuce's URI options ({@code
+ * ?verifyPeer=NONE|CA|FULL}, ...) apply to a standalone URI and to every seed of a {@code
+ * redis[s]-cluster://} one. Immutable and thread-safe.
  */
 final class RedisAddress {
 
@@ -78,6 +80,14 @@ final class RedisAddress {
       userInfo = rest.substring(0, at);
       rest = rest.substring(at + 1);
     }
+    // Options (?verifyPeer=NONE, ...) are Lettuce's, as in a standalone URI, for every seed.
+    String options = "";
+    int question = rest.indexOf('?');
+    if (question >= 0) {
+      options = rest.substring(question);
+      rest = rest.substring(0, question);
+    }
+    RedisURI template = RedisURI.create((ssl ? "rediss" : "redis") + "://localhost" + options);
     int slash = rest.indexOf('/');
     if (slash >= 0) {
       rest = rest.substring(0, slash);
@@ -93,10 +103,9 @@ final class RedisAddress {
         throw new IllegalArgumentException("bad seed " + hostPort);
       }
       RedisURI.Builder seed =
-          RedisURI.builder()
+          RedisURI.builder(template)
               .withHost(parsed.getHost())
-              .withPort(parsed.getPort() > 0 ? parsed.getPort() : RedisURI.DEFAULT_REDIS_PORT)
-              .withSsl(ssl);
+              .withPort(parsed.getPort() > 0 ? parsed.getPort() : RedisURI.DEFAULT_REDIS_PORT);
       if (userInfo != null) {
         int colon = userInfo.indexOf(':');
         String user = colon < 0 ? "" : decode(userInfo.substring(0, colon));

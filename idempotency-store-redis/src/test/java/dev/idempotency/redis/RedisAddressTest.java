@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.lettuce.core.RedisURI;
+import io.lettuce.core.SslVerifyMode;
 import org.junit.jupiter.api.Test;
 
 class RedisAddressTest {
@@ -38,6 +39,28 @@ class RedisAddressTest {
     assertThat(address.uris().get(1).getUsername()).isEqualTo("user");
     assertThat(new String(address.uris().get(2).getPassword())).isEqualTo("p@ss");
     assertThat(address.toString()).isEqualTo("cluster a:7000,b:7001,c:6379");
+  }
+
+  @Test
+  void clusterUriKeepsItsOptionsForEverySeed() {
+    RedisAddress address =
+        RedisAddress.parse("rediss-cluster://:pw@a:7000,b:7001?verifyPeer=NONE&clientName=app");
+    assertThat(address.uris())
+        .extracting(RedisURI::getHost, RedisURI::isSsl, RedisURI::getVerifyMode,
+            RedisURI::getClientName)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("a", true, SslVerifyMode.NONE, "app"),
+            org.assertj.core.groups.Tuple.tuple("b", true, SslVerifyMode.NONE, "app"));
+    assertThat(new String(address.uris().get(1).getPassword())).isEqualTo("pw");
+    assertThat(RedisAddress.parse("rediss-cluster://a:7000").uris().get(0).getVerifyMode())
+        .isEqualTo(SslVerifyMode.FULL);
+  }
+
+  @Test
+  void standaloneTlsUriKeepsVerifyPeer() {
+    assertThat(RedisAddress.parse("rediss://cache:6379?verifyPeer=CA").uris().get(0)
+            .getVerifyMode())
+        .isEqualTo(SslVerifyMode.CA);
   }
 
   @Test
