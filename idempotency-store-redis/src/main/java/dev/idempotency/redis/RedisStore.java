@@ -10,6 +10,7 @@ import io.lettuce.core.ClientOptions;
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
@@ -36,6 +37,7 @@ import io.lettuce.core.resource.Delay;
 import io.lettuce.core.resource.NettyCustomizer;
 import io.netty.channel.Channel;
 import io.netty.handler.flush.FlushConsolidationHandler;
+import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -50,6 +52,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import javax.net.ssl.SSLHandshakeException;
 
 /**
  * An {@link IdempotencyStore} on Redis — standalone or Cluster — through Lettuce.
@@ -252,7 +255,9 @@ public final class RedisStore implements IdempotencyStore {
         throw refused;
       }
       throw new StoreException(
-          NAME, "cannot connect to Redis at " + address + ": " + rootMessage(e), e);
+          NAME,
+          "cannot connect to Redis at " + address + ": " + rootMessage(e) + tlsHint(e),
+          e);
     }
   }
 
@@ -678,6 +683,46 @@ public final class RedisStore implements IdempotencyStore {
 
   private static String globEscaped(String text) {
     return text.replaceAll("([\\\\*?\\[\\]])", "\\\\$1");
+  }
+
+  /**
+   * What a failed start-up most likely means when TLS is involved, or "": a TLS port resets a
+   * plain-text connection and a plain port never answers a TLS handshake, which read as a network
+   * fault or a hung Redis; and the JDK's certificate errors do not say what to do.
+   */
+  private String tlsHint(Throwable e) {
+    boolean tls = address.uris().stream().anyMatch(RedisURI::isSsl);
+    if (causedBy(e, SSLHandshakeException.class, "certificate_required")) {
+      return "; the server asks for a client certificate (tls-auth-clients), which this store"
+          + " does not send";
+    }
+    if (causedBy(e, SSLHandshakeException.class, null)) {
+      return "; the server's TLS certificate was refused: trust its CA (a trust store given with"
+          + " -Djavax.net.ssl.trustStore) or relax the URI's ?verifyPeer=CA|NONE (see README)";
+    }
+    if (tls && causedBy(e, RedisCommandTimeoutException.class, null)) {
+      return "; no answer to the TLS handshake: if that port does not speak TLS, use redis://";
+    }
+    if (!tls && causedBy(e, SocketException.class, "Connection reset")) {
+      return "; the connection was reset: if that port speaks only TLS, use rediss://";
+    }
+    return "";
+  }
+
+  /** Whether {@code e}, its causes or (on Cluster, one per seed) suppressed are a {@code type}. */
+  private static boolean causedBy(Throwable e, Class<? extends Throwable> type, String message) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (type.isInstance(t)
+          && (message == null || String.valueOf(t.getMessage()).contains(message))) {
+        return true;
+      }
+      for (Throwable suppressed : t.getSuppressed()) {
+        if (causedBy(suppressed, type, message)) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private static String rootMessage(Throwable e) {

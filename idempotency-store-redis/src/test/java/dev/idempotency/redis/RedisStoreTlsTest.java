@@ -131,6 +131,68 @@ class RedisStoreTlsTest {
   }
 
   @Test
+  void untrustedCertificateFailsStartUpSayingHowToTrustIt() {
+    long start = System.nanoTime();
+    assertThatThrownBy(() -> RedisStore.builder(redis.uri()).build())
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("cannot connect to Redis at 127.0.0.1:" + redis.port())
+        .hasMessageContaining("unable to find valid certification path")
+        .hasMessageContaining("javax.net.ssl.trustStore");
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+  }
+
+  @Test
+  void plainSchemeOnATlsPortFailsStartUpSuggestingRediss() {
+    long start = System.nanoTime();
+    assertThatThrownBy(() -> RedisStore.builder("redis://127.0.0.1:" + redis.port()).build())
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("cannot connect to Redis at 127.0.0.1:" + redis.port())
+        .hasMessageContaining("use rediss://");
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+  }
+
+  @Test
+  void tlsSchemeOnAPlainPortFailsStartUpSuggestingRedis() {
+    try (RedisProcess plain = RedisProcess.start()) {
+      long start = System.nanoTime();
+      assertThatThrownBy(
+              () -> trusting(certs, () -> RedisStore.builder("rediss://127.0.0.1:" + plain.port())
+                  .build()))
+          .isInstanceOf(StoreException.class)
+          .hasMessageContaining("cannot connect to Redis at 127.0.0.1:" + plain.port())
+          .hasMessageContaining("use redis://");
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+    }
+  }
+
+  @Test
+  void serverAskingForAClientCertificateFailsStartUpSayingSo() {
+    try (RedisProcess strict =
+        RedisProcess.startTls(
+            certs, RedisProcess.freePort(false), List.of("--tls-auth-clients", "yes"))) {
+      assertThatThrownBy(() -> trusting(certs, () -> RedisStore.builder(strict.uri()).build()))
+          .isInstanceOf(StoreException.class)
+          .hasMessageContaining("cannot connect to Redis at 127.0.0.1:" + strict.port())
+          .hasMessageContaining("client certificate")
+          .satisfies(e -> assertThat(e.getMessage()).doesNotContain("trustStore"));
+    }
+  }
+
+  @Test
+  void untrustedCertificateOnAClusterFailsStartUpSayingHowToTrustIt() {
+    try (RedisClusterProcess cluster = RedisClusterProcess.startTls(1, certs)) {
+      assertThatThrownBy(() -> RedisStore.builder(cluster.uri()).build())
+          .isInstanceOf(StoreException.class)
+          .hasMessageContaining("cannot connect to Redis at cluster 127.0.0.1:")
+          .hasMessageContaining("javax.net.ssl.trustStore");
+      assertThatThrownBy(
+              () -> RedisStore.builder(cluster.uri().replace("rediss-", "redis-")).build())
+          .isInstanceOf(StoreException.class)
+          .hasMessageContaining("use rediss://");
+    }
+  }
+
+  @Test
   void certificateForAnotherHostIsRefusedUnlessVerifyPeerIsCa(@TempDir Path other) {
     TestCertificates named = TestCertificates.create(other, "dns:redis.internal");
     try (RedisProcess server = RedisProcess.startTls(named, RedisProcess.freePort(false), List.of())) {
