@@ -254,13 +254,13 @@ public final class IdempotencyFilter implements Filter {
     String contentType = contentType(request);
     KeyResolver.Parsed parsed = keys.key(request);
     if (parsed.invalid() != null) {
-      discardBody(request, response);
+      discardBody(request, response, config.maxRequestBytes());
       reject(response, Outcome.INVALID, Problem.INVALID_KEY, parsed.invalid(), null);
       return;
     }
     boolean keyed = parsed.key() != null;
     if (!keyed && config.keyMode() == KeyMode.REQUIRED) {
-      discardBody(request, response);
+      discardBody(request, response, config.maxRequestBytes());
       reject(response, Outcome.INVALID, Problem.KEY_REQUIRED,
           "This request needs an " + config.header() + " header.", null);
       return;
@@ -290,7 +290,7 @@ public final class IdempotencyFilter implements Filter {
     long max = config.maxRequestBytes();
     if (request.getContentLengthLong() > max) {
       if (keyed) {
-        response.setHeader("Connection", "close");
+        discardBody(request, response, SWALLOW_BYTES);
         reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
             "The body is larger than " + max + " bytes.", storeKey);
       } else {
@@ -301,13 +301,13 @@ public final class IdempotencyFilter implements Filter {
     Body body = Body.read(request.getInputStream(), request.getContentLengthLong(), (int) max);
     if (body.overflowed()) {
       if (keyed) {
-        response.setHeader("Connection", "close");
+        discardBody(request, response, SWALLOW_BYTES);
         reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
             "The body is larger than " + max + " bytes.", storeKey);
       } else if (FORM.equals(Fingerprint.mimeType(contentType))) {
         // The servlet would read a form whole through getParameter (the container, which limits
         // a form's size, cannot parse a stream the filter began): past the limit it is refused.
-        response.setHeader("Connection", "close");
+        discardBody(request, response, SWALLOW_BYTES);
         reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
             "The form is larger than " + max + " bytes.", null);
       } else {
@@ -460,25 +460,26 @@ public final class IdempotencyFilter implements Filter {
   }
 
   /**
-   * Reads and drops the body of a request refused before its body was read. Left unread, Jetty
-   * closes the connection after the answer without saying so, and the client's next request on
-   * it fails. A body over max-request-bytes, or one the client waits to be asked for, is not
-   * read: the answer says {@code Connection: close} instead.
+   * Reads and drops what is left of the body of a refused request, up to {@code limit} bytes.
+   * Left unread, Jetty closes the connection after the answer without saying so, and the client's
+   * next request on it fails; or, with the body still arriving, the close resets the connection
+   * and the client loses the answer it was sent. A body over {@code limit}, or one the client
+   * waits to be asked for, is not read: the answer says {@code Connection: close} instead.
    */
-  private void discardBody(HttpServletRequest request, HttpServletResponse response) {
+  private void discardBody(HttpServletRequest request, HttpServletResponse response,
+      long limit) {
     long length = request.getContentLengthLong();
     if (length == 0) {
       return;
     }
-    if (length > config.maxRequestBytes()
-        || "100-continue".equalsIgnoreCase(request.getHeader("Expect"))) {
+    if (length > limit || "100-continue".equalsIgnoreCase(request.getHeader("Expect"))) {
       response.setHeader("Connection", "close");
       return;
     }
     try {
       InputStream in = request.getInputStream();
       byte[] buffer = new byte[8192];
-      long left = config.maxRequestBytes();
+      long left = limit;
       int n;
       while ((n = in.read(buffer)) != -1) {
         left -= n;
@@ -972,7 +973,12 @@ public final class IdempotencyFilter implements Filter {
     return key.length() > 12 ? key.substring(0, 12) : key;
   }
 
-  /** A request body read up to a limit: {@code overflowed} if it went past it. */
+  /**
+   * The most of a body over max-request-bytes read and dropped before its 413 (Tomcat's
+   * {@code maxSwallowSize}): a client that sends its whole body before reading gets the answer.
+   */
+  static final long SWALLOW_BYTES = 2L * 1024 * 1024;
+
   /** The most fields a form may have: Jetty's and Tomcat's default. */
   static final int MAX_FORM_FIELDS = 1000;
 
@@ -987,6 +993,7 @@ public final class IdempotencyFilter implements Filter {
     return fields;
   }
 
+  /** A request body read up to a limit: {@code overflowed} if it went past it. */
   record Body(byte[] bytes, int length, boolean overflowed) {
 
     static Body read(InputStream in, long declaredLength, int max) throws IOException {
