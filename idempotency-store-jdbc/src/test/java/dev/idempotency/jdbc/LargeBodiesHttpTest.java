@@ -302,6 +302,8 @@ class LargeBodiesHttpTest {
     assertThat(lost).as("uploads that did not get their 413").isEmpty();
   }
 
+
+
   private static byte[] requestBody(String type, int size) {
     if (type.equals("application/octet-stream")) {
       return App.binary(size);
@@ -514,6 +516,8 @@ class LargeBodiesHttpTest {
           r.addHeader("Set-Cookie", "a=1");
           r.setHeader("X-Latin", "gr\u00fc\u00dfe, caf\u00e9");
           r.setHeader("X-Long", "L".repeat(2000));
+          // Past Latin-1: Tomcat drops the header, Jetty sends each char's low byte; both alike.
+          r.setHeader("X-Cjk", "\u65e5\u672c\u8a9e \u20ac");
           r.addHeader("Set-Cookie", "b=2");
           r.getWriter().write("headers " + run);
         }
