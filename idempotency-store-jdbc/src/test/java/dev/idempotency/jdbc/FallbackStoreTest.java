@@ -262,9 +262,10 @@ class FallbackStoreTest {
     long owner = ((Acquired) takeover[0]).token();
 
     redis.kill();
-    assertThat(store.complete(key, stale, response("stale owner"), RETENTION))
-        .as("the first owner's complete, Redis dead")
-        .isFalse();
+    assertThatThrownBy(() -> store.complete(key, stale, response("stale owner"), RETENTION))
+        .as("the first owner's complete, Redis dead: failed, for the filter to retry on Redis")
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("not stored in jdbc");
     assertThat(store.complete(key, owner, response("owner"), RETENTION))
         .as("the new owner's complete, Redis dead")
         .isTrue();
