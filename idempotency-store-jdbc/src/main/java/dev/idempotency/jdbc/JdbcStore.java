@@ -59,6 +59,7 @@ public final class JdbcStore implements IdempotencyStore {
   // The request path (acquire, complete, release, renew, find) runs on plain JDBC: one pooled
   // connection, one prepared statement from the driver's cache, no Jdbi handle per call, which
   // cost more than the statement itself on a replay. The rest goes through Jdbi.
+  static final String DRIVER = "org.postgresql.Driver";
   private static final NamedSql ACQUIRE = NamedSql.parse(Sql.ACQUIRE);
   private static final NamedSql COMPLETE = NamedSql.parse(Sql.COMPLETE);
   private static final NamedSql RELEASE = NamedSql.parse(Sql.RELEASE);
@@ -714,6 +715,10 @@ public final class JdbcStore implements IdempotencyStore {
     private HikariConfig poolConfig() {
       HikariConfig config = new HikariConfig();
       config.setPoolName("idempotency-jdbc");
+      // Named, HikariCP loads the driver from the store's class loader. Found through
+      // DriverManager instead, it is missing in a WAR on Tomcat, whose DriverManager scanned the
+      // drivers before WEB-INF/lib was there: "No suitable driver" at every try.
+      config.setDriverClassName(DRIVER);
       config.setJdbcUrl(url);
       config.setUsername(user);
       config.setPassword(password);
