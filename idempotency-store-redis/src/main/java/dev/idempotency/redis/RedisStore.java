@@ -36,6 +36,8 @@ import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
 import io.lettuce.core.resource.NettyCustomizer;
 import io.netty.channel.Channel;
+import io.netty.util.concurrent.FastThreadLocal;
+import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
@@ -258,6 +260,8 @@ public final class RedisStore implements IdempotencyStore {
           NAME,
           "cannot connect to Redis at " + address + ": " + rootMessage(e) + tlsHint(e),
           e);
+    } finally {
+      dropNettyThreadLocals();
     }
   }
 
@@ -384,6 +388,8 @@ public final class RedisStore implements IdempotencyStore {
           });
     } catch (RuntimeException e) {
       again.run(); // refused while disconnected: again once it may be back
+    } finally {
+      dropNettyThreadLocals();
     }
   }
 
@@ -513,6 +519,8 @@ public final class RedisStore implements IdempotencyStore {
       }
     } catch (RedisException e) {
       throw new StoreException(NAME, "scan on " + address + " failed: " + e.getMessage(), e);
+    } finally {
+      dropNettyThreadLocals();
     }
     found.sort(Comparator.comparing(RecordInfo::lockAge).reversed());
     return found.size() > limit ? List.copyOf(found.subList(0, limit)) : found;
@@ -597,6 +605,7 @@ public final class RedisStore implements IdempotencyStore {
     } finally {
       client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
       resources.shutdown(0, 2, TimeUnit.SECONDS);
+      dropNettyThreadLocals();
     }
   }
 
@@ -618,6 +627,21 @@ public final class RedisStore implements IdempotencyStore {
     } catch (RedisException e) {
       throw new StoreException(
           NAME, script.name + " on " + address + " failed: " + rootMessage(e), e);
+    } finally {
+      dropNettyThreadLocals();
+    }
+  }
+
+  /**
+   * Netty keeps a map in a thread-local of each thread that writes to a channel (Lettuce writes
+   * its commands on the caller's thread). The callers are a servlet container's threads, which
+   * outlive the webapp: a map left there holds the webapp's class loader after an undeploy, every
+   * copy of the WAR redeployed stays in memory, and Tomcat logs each one as a leak. So a thread
+   * Netty does not own leaves every call without it; the next call makes a new one.
+   */
+  private static void dropNettyThreadLocals() {
+    if (!(Thread.currentThread() instanceof FastThreadLocalThread)) {
+      FastThreadLocal.removeAll();
     }
   }
 
