@@ -36,6 +36,7 @@ import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
 import io.lettuce.core.resource.NettyCustomizer;
 import io.netty.channel.Channel;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.handler.flush.FlushConsolidationHandler;
@@ -49,6 +50,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
@@ -102,6 +104,8 @@ public final class RedisStore implements IdempotencyStore {
 
   /** The default connect timeout: 2 seconds. */
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
+  /** How long {@link #close} waits for Lettuce's threads to end. */
+  private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(2);
 
   private static final String NAME = "redis";
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RedisStore.class);
@@ -123,6 +127,8 @@ public final class RedisStore implements IdempotencyStore {
   private final String channelPrefix;
   private final RedisAddress address;
   private final ClientResources resources;
+  /** Every thread Lettuce started for this store: {@link #close} returns once they ended. */
+  private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
   private final AbstractRedisClient client;
   private final StatefulConnection<String, byte[]> connection;
   private final RedisScriptingCommands<String, byte[]> scripting;
@@ -163,6 +169,15 @@ public final class RedisStore implements IdempotencyStore {
                 Delay.exponential(
                     Duration.ofMillis(1), Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS))
             .nettyCustomizer(CONSOLIDATED_FLUSHES)
+            // Lettuce's own factory (Netty's, daemon threads), remembering what it made.
+            .threadFactoryProvider(pool -> {
+              DefaultThreadFactory netty = new DefaultThreadFactory(pool, true);
+              return runnable -> {
+                Thread thread = netty.newThread(runnable);
+                threads.add(thread);
+                return thread;
+              };
+            })
             .build();
     SocketOptions socket =
         SocketOptions.builder().connectTimeout(builder.connectTimeout).keepAlive(true).build();
@@ -249,10 +264,7 @@ public final class RedisStore implements IdempotencyStore {
       this.maxmemoryPolicy = readMaxmemoryPolicy();
       this.maxArgumentBytes = maxArgumentBytes();
     } catch (RuntimeException e) {
-      if (created != null) {
-        created.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-      }
-      resources.shutdown(0, 2, TimeUnit.SECONDS);
+      shutDown(created);
       if (e instanceof StoreException refused) {
         throw refused;
       }
@@ -603,9 +615,32 @@ public final class RedisStore implements IdempotencyStore {
       pubSub.close();
       connection.close();
     } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-      resources.shutdown(0, 2, TimeUnit.SECONDS);
+      shutDown(client);
       dropNettyThreadLocals();
+    }
+  }
+
+  /**
+   * Shuts the client and its threads down and waits for the threads to end, at most
+   * {@link #SHUTDOWN_WAIT}: a servlet container looks for a webapp's threads as soon as its
+   * filters' {@code destroy()} returned, and reports those still running as leaks.
+   */
+  private void shutDown(AbstractRedisClient created) {
+    long deadline = System.nanoTime() + SHUTDOWN_WAIT.toNanos();
+    if (created != null) {
+      created.shutdown(Duration.ZERO, SHUTDOWN_WAIT);
+    }
+    resources.shutdown(0, SHUTDOWN_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    try {
+      for (Thread thread : threads) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0 || Thread.currentThread() == thread) {
+          continue;
+        }
+        TimeUnit.NANOSECONDS.timedJoin(thread, left);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
