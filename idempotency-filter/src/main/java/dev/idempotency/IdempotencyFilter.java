@@ -67,6 +67,8 @@ public final class IdempotencyFilter implements Filter {
   private static final Duration ENDED_RESPONSE_WAIT = Duration.ofSeconds(2);
   /** How often a store that was unreachable at start-up is tried again. */
   private static final Duration STORE_RETRY_EVERY = Duration.ofSeconds(5);
+  /** How long {@link #destroy} waits for the scheduler's thread to end. */
+  private static final Duration SCHEDULER_STOP_WAIT = Duration.ofSeconds(2);
   private static final long POLL_START_MS = 5;
   private static final long POLL_MAX_MS = 200;
 
@@ -78,6 +80,8 @@ public final class IdempotencyFilter implements Filter {
   private KeyResolver keys;
   private Fingerprint fingerprint;
   private ScheduledThreadPoolExecutor scheduler;
+  /** The scheduler's one thread: {@link #destroy} returns once it ended. */
+  private volatile Thread schedulerThread;
   private final Map<String, LocalWaiters> localWaiters = new ConcurrentHashMap<>();
   private final Map<String, Run> localRuns = new ConcurrentHashMap<>();
   /** Background complete/release retries scheduled and not yet run. */
@@ -129,6 +133,7 @@ public final class IdempotencyFilter implements Filter {
     this.scheduler = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "idempotency-lease");
       t.setDaemon(true);
+      schedulerThread = t;
       return t;
     });
     scheduler.setRemoveOnCancelPolicy(true);
@@ -217,6 +222,16 @@ public final class IdempotencyFilter implements Filter {
       if (dropped > 0) {
         log.warn("{} background complete/release retries dropped at shutdown; their keys' locks "
             + "expire by themselves", dropped);
+      }
+      // A container looks for the webapp's threads right after destroy(): one still ending is
+      // reported as a leak.
+      Thread thread = schedulerThread;
+      if (thread != null && thread != Thread.currentThread()) {
+        try {
+          thread.join(SCHEDULER_STOP_WAIT.toMillis());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
       }
     }
     // A container may stop without completing an open async request: its run never finishes.
