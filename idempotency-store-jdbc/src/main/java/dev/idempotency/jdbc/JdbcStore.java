@@ -60,6 +60,8 @@ public final class JdbcStore implements IdempotencyStore {
   // connection, one prepared statement from the driver's cache, no Jdbi handle per call, which
   // cost more than the statement itself on a replay. The rest goes through Jdbi.
   static final String DRIVER = "org.postgresql.Driver";
+  /** How long {@link #close} waits for the store's threads to end. */
+  private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
   private static final NamedSql ACQUIRE = NamedSql.parse(Sql.ACQUIRE);
   private static final NamedSql COMPLETE = NamedSql.parse(Sql.COMPLETE);
   private static final NamedSql RELEASE = NamedSql.parse(Sql.RELEASE);
@@ -71,22 +73,20 @@ public final class JdbcStore implements IdempotencyStore {
   private final HikariDataSource ownedPool;
   /** The purge of expired rows, and the release of claims whose acquire got no answer. */
   private final ScheduledExecutorService background;
+  /** The background thread, and the pool's when the store built the pool. */
+  private final StoreThreads threads;
   private final int purgeBatchSize;
   private final CircuitBreaker breaker =
       new CircuitBreaker(MonotonicClock.INSTANCE, BREAKER_FAILURES, BREAKER_COOL_DOWN);
 
-  private JdbcStore(DataSource dataSource, HikariDataSource ownedPool, Builder builder) {
+  private JdbcStore(DataSource dataSource, HikariDataSource ownedPool, StoreThreads poolThreads,
+      Builder builder) {
     this.dataSource = dataSource;
     this.jdbi = Jdbi.create(dataSource);
     this.ownedPool = ownedPool;
     this.purgeBatchSize = builder.purgeBatchSize;
-    this.background =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "idempotency-jdbc");
-              t.setDaemon(true);
-              return t;
-            });
+    this.threads = poolThreads;
+    this.background = Executors.newSingleThreadScheduledExecutor(poolThreads);
     if (!builder.purgeInterval.isZero()) {
       long millis = builder.purgeInterval.toMillis();
       background.scheduleWithFixedDelay(
@@ -564,6 +564,7 @@ public final class JdbcStore implements IdempotencyStore {
     if (ownedPool != null) {
       ownedPool.close();
     }
+    threads.awaitEnd(CLOSE_WAIT);
   }
 
   /**
@@ -683,7 +684,8 @@ public final class JdbcStore implements IdempotencyStore {
             "set either idempotency.jdbc.url or a DataSource, not both: " + redact(url));
       }
       if (dataSource != null) {
-        JdbcStore store = new JdbcStore(dataSource, null, this);
+        JdbcStore store =
+            new JdbcStore(dataSource, null, new StoreThreads("idempotency-jdbc"), this);
         startUp(store, "the given DataSource");
         return store;
       }
@@ -694,14 +696,15 @@ public final class JdbcStore implements IdempotencyStore {
         throw new IllegalArgumentException(
             "idempotency.jdbc.url must be a jdbc:postgresql: URL: " + redact(url));
       }
+      StoreThreads threads = new StoreThreads("idempotency-jdbc");
       HikariDataSource pool;
       try {
-        pool = new HikariDataSource(poolConfig());
+        pool = new HikariDataSource(poolConfig(threads));
       } catch (RuntimeException e) {
         throw new StoreException(
             NAME, "cannot connect to " + redact(url) + ": " + rootMessage(e), e);
       }
-      JdbcStore store = new JdbcStore(pool, pool, this);
+      JdbcStore store = new JdbcStore(pool, pool, threads, this);
       startUp(store, redact(url));
       if (!createSchema && !store.hasTable()) {
         // Every request would fail on it and run unprotected, one WARN each.
@@ -712,9 +715,10 @@ public final class JdbcStore implements IdempotencyStore {
       return store;
     }
 
-    private HikariConfig poolConfig() {
+    private HikariConfig poolConfig(StoreThreads threads) {
       HikariConfig config = new HikariConfig();
       config.setPoolName("idempotency-jdbc");
+      config.setThreadFactory(threads);
       // Named, HikariCP loads the driver from the store's class loader. Found through
       // DriverManager instead, it is missing in a WAR on Tomcat, whose DriverManager scanned the
       // drivers before WEB-INF/lib was there: "No suitable driver" at every try.
