@@ -269,13 +269,13 @@ public final class IdempotencyFilter implements Filter {
     String contentType = contentType(request);
     KeyResolver.Parsed parsed = keys.key(request);
     if (parsed.invalid() != null) {
-      discardBody(request, response, config.maxRequestBytes());
+      discardBody(request, response, config.maxRequestBytes(), false);
       reject(response, Outcome.INVALID, Problem.INVALID_KEY, parsed.invalid(), null);
       return;
     }
     boolean keyed = parsed.key() != null;
     if (!keyed && config.keyMode() == KeyMode.REQUIRED) {
-      discardBody(request, response, config.maxRequestBytes());
+      discardBody(request, response, config.maxRequestBytes(), false);
       reject(response, Outcome.INVALID, Problem.KEY_REQUIRED,
           "This request needs an " + config.header() + " header.", null);
       return;
@@ -305,7 +305,7 @@ public final class IdempotencyFilter implements Filter {
     long max = config.maxRequestBytes();
     if (request.getContentLengthLong() > max) {
       if (keyed) {
-        discardBody(request, response, SWALLOW_BYTES);
+        discardBody(request, response, SWALLOW_BYTES, false);
         reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
             "The body is larger than " + max + " bytes.", storeKey);
       } else {
@@ -316,13 +316,13 @@ public final class IdempotencyFilter implements Filter {
     Body body = Body.read(request.getInputStream(), request.getContentLengthLong(), (int) max);
     if (body.overflowed()) {
       if (keyed) {
-        discardBody(request, response, SWALLOW_BYTES);
+        discardBody(request, response, SWALLOW_BYTES, true);
         reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
             "The body is larger than " + max + " bytes.", storeKey);
       } else if (FORM.equals(Fingerprint.mimeType(contentType))) {
         // The servlet would read a form whole through getParameter (the container, which limits
         // a form's size, cannot parse a stream the filter began): past the limit it is refused.
-        discardBody(request, response, SWALLOW_BYTES);
+        discardBody(request, response, SWALLOW_BYTES, true);
         reject(response, Outcome.TOO_LARGE, Problem.TOO_LARGE,
             "The form is larger than " + max + " bytes.", null);
       } else {
@@ -480,14 +480,17 @@ public final class IdempotencyFilter implements Filter {
    * next request on it fails; or, with the body still arriving, the close resets the connection
    * and the client loses the answer it was sent. A body over {@code limit}, or one the client
    * waits to be asked for, is not read: the answer says {@code Connection: close} instead.
+   * {@code started}: the filter already read part of the body, so a client behind {@code
+   * Expect: 100-continue} was asked for it and is sending the rest.
    */
   private void discardBody(HttpServletRequest request, HttpServletResponse response,
-      long limit) {
+      long limit, boolean started) {
     long length = request.getContentLengthLong();
     if (length == 0) {
       return;
     }
-    if (length > limit || "100-continue".equalsIgnoreCase(request.getHeader("Expect"))) {
+    if (length > limit
+        || (!started && "100-continue".equalsIgnoreCase(request.getHeader("Expect")))) {
       response.setHeader("Connection", "close");
       return;
     }
