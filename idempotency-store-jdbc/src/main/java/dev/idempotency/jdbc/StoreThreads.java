@@ -10,7 +10,7 @@ import java.util.concurrent.TimeUnit;
  * Makes a store's daemon threads and, when the store closes, waits for them to end: a servlet
  * container looks for a webapp's threads as soon as its filters are destroyed and reports those
  * still running as leaks (an executor's {@code awaitTermination} returns before its last thread
- * has ended). Thread-safe.
+ * has ended). Ended threads are forgotten as new ones are made. Thread-safe.
  */
 final class StoreThreads implements ThreadFactory {
 
@@ -25,6 +25,10 @@ final class StoreThreads implements ThreadFactory {
   public Thread newThread(Runnable runnable) {
     Thread thread = new Thread(runnable, name);
     thread.setDaemon(true);
+    // HikariCP's adder and closer end after 5 s idle and are made again at every connection
+    // added or retired: kept, each one ever made would stay in memory for the store's life.
+    // TERMINATED, not !isAlive(): a thread made here but not started yet is kept.
+    threads.removeIf(t -> t.getState() == Thread.State.TERMINATED);
     threads.add(thread);
     return thread;
   }
