@@ -38,37 +38,23 @@ class JdbcStoreCloseTest {
 
   // HikariCP's connection adder and closer end after 5 s idle and are made again whenever a
   // connection is added or retired (every max-lifetime, after a lost connection): a store that
-  // runs for weeks must not keep every thread it ever made, ended or not.
+  // runs for weeks must not keep every thread it ever made.
   @Test
   void aThreadOfTheStoreThatEndedIsNotKeptInMemory() throws Exception {
-    try (PostgresProcess pg = PostgresProcess.start();
-        JdbcStore store =
-            JdbcStore.builder().url(pg.jdbcUrl()).user(pg.user()).createSchema(true).build()) {
-      store.acquire("kept", "h", Duration.ofSeconds(30), Duration.ofHours(1));
-      List<WeakReference<Thread>> made = new ArrayList<>();
-      storeThreads().forEach(t -> made.add(new WeakReference<>(t)));
-      // The pool's adder, done filling the pool, ends after its 5 s idle time.
-      await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
-          .until(() -> made.stream().anyMatch(r -> r.get() == null
-              || r.get().getState() == Thread.State.TERMINATED));
-      // Another thread made after it: the store forgets the ended one.
-      try (java.sql.Connection c = pg.dataSource().getConnection();
-          java.sql.Statement st = c.createStatement()) {
-        st.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            + " WHERE application_name = 'idempotency'");
-      }
-      await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
-          .ignoreExceptions()
-          .until(() -> store.acquire("kept:" + System.nanoTime(), "h", Duration.ofSeconds(30),
-              Duration.ofHours(1)) != null);
-      await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(100))
-          .untilAsserted(() -> {
-            System.gc();
-            assertThat(made.stream().filter(r -> r.get() != null
-                    && r.get().getState() == Thread.State.TERMINATED).map(r -> r.get().getName()))
-                .as("ended threads of the store still reachable").isEmpty();
-          });
-    }
+    StoreThreads factory = new StoreThreads("idempotency-jdbc");
+    Thread ended = factory.newThread(() -> {});
+    ended.start();
+    ended.join();
+    WeakReference<Thread> made = new WeakReference<>(ended);
+    ended = null;
+    Thread next = factory.newThread(() -> {});
+    await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+        .until(() -> {
+          System.gc();
+          return made.get() == null;
+        });
+    assertThat(next.getState()).as("a thread made and not started yet").isEqualTo(
+        Thread.State.NEW);
   }
 
   private static Set<Thread> storeThreads() {
