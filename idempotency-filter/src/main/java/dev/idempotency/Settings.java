@@ -65,6 +65,7 @@ public final class Settings {
         new StoreSettings(
             r.string("redis.uri"),
             r.string("jdbc.url"),
+            r.string("jdbc.datasource"),
             r.string("jdbc.user"),
             r.string("jdbc.password"),
             r.bool("jdbc.create-schema"),
@@ -137,6 +138,7 @@ public final class Settings {
     d.put("store", "memory");
     d.put("redis.uri", "redis://127.0.0.1:6379");
     d.put("jdbc.url", null);
+    d.put("jdbc.datasource", null);
     d.put("jdbc.user", null);
     d.put("jdbc.password", null);
     d.put("jdbc.create-schema", "false");

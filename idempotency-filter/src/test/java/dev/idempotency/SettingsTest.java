@@ -63,6 +63,19 @@ class SettingsTest {
   }
 
   @Test
+  void readsTheJdbcDataSourceNameFromEachSource() {
+    assertThat(read(Map.of("jdbc.datasource", "java:comp/env/jdbc/init"), Map.of(), Map.of())
+        .storeSettings().jdbcDataSource()).isEqualTo("java:comp/env/jdbc/init");
+    assertThat(read(Map.of("jdbc.datasource", "java:comp/env/jdbc/init"),
+        Map.of("IDEMPOTENCY_JDBC_DATASOURCE", "java:comp/env/jdbc/env"), Map.of())
+        .storeSettings().jdbcDataSource()).isEqualTo("java:comp/env/jdbc/env");
+    assertThat(read(Map.of(), Map.of("IDEMPOTENCY_JDBC_DATASOURCE", "java:comp/env/jdbc/env"),
+        Map.of("idempotency.jdbc.datasource", " java:comp/env/jdbc/prop ")).storeSettings()
+        .jdbcDataSource()).isEqualTo("java:comp/env/jdbc/prop");
+    assertThat(read(Map.of(), Map.of(), Map.of()).storeSettings().jdbcDataSource()).isNull();
+  }
+
+  @Test
   void parsesDurationsAndSizesInEveryDocumentedForm() {
     assertThat(Settings.parseDuration("250ms")).isEqualTo(Duration.ofMillis(250));
     assertThat(Settings.parseDuration("30s")).isEqualTo(Duration.ofSeconds(30));
@@ -159,7 +172,8 @@ class SettingsTest {
   @Test
   void everySpecSettingHasADefaultEntry() {
     assertThat(Settings.DEFAULTS.keySet()).contains("enabled", "rollout.percent", "store",
-        "redis.uri", "jdbc.url", "jdbc.user", "jdbc.password", "jdbc.create-schema",
+        "redis.uri", "jdbc.url", "jdbc.datasource", "jdbc.user", "jdbc.password",
+        "jdbc.create-schema",
         "scope.header", "scope.cookie", "header", "methods", "paths.include", "paths.exclude", "key.mode",
         "key.format", "lock-timeout", "retention", "fingerprint.window",
         "fingerprint.ignore-fields", "in-flight", "wait-timeout", "fail-mode",

@@ -14,9 +14,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Builds a {@link FallbackStore} for {@code idempotency.store=redis+jdbc}: a {@code RedisStore}
  * from {@code idempotency.redis.uri} in front of a {@link JdbcStore} from
- * {@code idempotency.jdbc.*}. Either may be unreachable at start-up: the other serves (Redis
- * alone copies nothing to PostgreSQL until it is reached), and both down is the filter's
- * fail-mode. Thread-safe.
+ * {@code idempotency.jdbc.*} (a URL, or a container's DataSource by its JNDI name). Either may
+ * be unreachable at start-up: the other serves (Redis alone copies nothing to PostgreSQL until it
+ * is reached), and both down is the filter's fail-mode. Thread-safe.
  */
 public final class FallbackStoreProvider implements StoreProvider {
 
@@ -29,10 +29,13 @@ public final class FallbackStoreProvider implements StoreProvider {
 
   @Override
   public IdempotencyStore create(StoreSettings settings) {
+    // A bad jdbc setting stops start-up here; a container's DataSource is looked up once, on
+    // the thread that has its JNDI context: the mirror thread may build the store later.
+    JdbcStore.Builder jdbcBuilder = JdbcStoreProvider.builder(settings);
     JdbcStore jdbc;
     StoreException jdbcError = null;
     try {
-      jdbc = JdbcStoreProvider.build(settings);
+      jdbc = jdbcBuilder.build();
     } catch (StoreException e) {
       jdbc = null;
       jdbcError = e;
@@ -60,7 +63,7 @@ public final class FallbackStoreProvider implements StoreProvider {
     if (jdbc == null) {
       log.warn("jdbc unreachable at start-up ({}); redis serves alone, copying nothing to "
           + "PostgreSQL, until it answers", jdbcError.getMessage());
-      return FallbackStore.builder(redis, () -> JdbcStoreProvider.build(settings)).build();
+      return FallbackStore.builder(redis, jdbcBuilder::build).build();
     }
     return FallbackStore.builder(redis, jdbc).build();
   }
