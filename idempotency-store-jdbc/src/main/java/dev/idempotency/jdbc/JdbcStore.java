@@ -687,6 +687,7 @@ public final class JdbcStore implements IdempotencyStore {
         JdbcStore store =
             new JdbcStore(dataSource, null, new StoreThreads("idempotency-jdbc"), this);
         startUp(store, "the given DataSource");
+        requireTable(store, "the given DataSource");
         return store;
       }
       if (url == null || url.isBlank()) {
@@ -706,12 +707,7 @@ public final class JdbcStore implements IdempotencyStore {
       }
       JdbcStore store = new JdbcStore(pool, pool, threads, this);
       startUp(store, redact(url));
-      if (!createSchema && !store.hasTable()) {
-        // Every request would fail on it and run unprotected, one WARN each.
-        store.close();
-        throw new StoreException(NAME, "no table idempotency_record in " + redact(url)
-            + ": set idempotency.jdbc.create-schema=true, or apply schema-postgresql.sql", null);
-      }
+      requireTable(store, redact(url));
       return store;
     }
 
@@ -742,6 +738,25 @@ public final class JdbcStore implements IdempotencyStore {
       config.addDataSourceProperty("tcpKeepAlive", "true");
       config.addDataSourceProperty("ApplicationName", "idempotency");
       return config;
+    }
+
+    /** Every request would fail on a missing table and run unprotected, one WARN each. */
+    private void requireTable(JdbcStore store, String where) {
+      if (createSchema) {
+        return;
+      }
+      boolean found;
+      try {
+        found = store.hasTable();
+      } catch (StoreException e) {
+        store.close();
+        throw e;
+      }
+      if (!found) {
+        store.close();
+        throw new StoreException(NAME, "no table idempotency_record in " + where
+            + ": set idempotency.jdbc.create-schema=true, or apply schema-postgresql.sql", null);
+      }
     }
 
     private void startUp(JdbcStore store, String where) {
